@@ -1,0 +1,207 @@
+/*
+ * nm_daemon: start-up and systemd integration shared by the four daemons.
+ * Unlike the rest of common/, this is the daemons' own front door: it may
+ * print to stderr (config errors, usage) because it runs before logging.
+ */
+#include "common/nm_daemon.h"
+#include "common/nm_log.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define C(f) offsetof(struct nm_common_conf, f)
+static const nm_conf_key common_keys[] = {
+    { "bus", "fetch_out", NM_CONF_STRING, C(fetch_out), "ipc:///run/newsmon/fetch.sock", 1, 0,
+      "fetcher output (fetcher binds, classifiers connect)" },
+    { "bus", "store_in", NM_CONF_STRING, C(store_in), "ipc:///run/newsmon/store.sock", 1, 0,
+      "store input (store binds, classifiers and notifiers connect)" },
+    { "bus", "store_events", NM_CONF_STRING, C(store_events), "ipc:///run/newsmon/events.sock", 1, 0,
+      "store confirmations (store binds PUB, fetchers connect)" },
+    { "bus", "alerts", NM_CONF_STRING, C(alerts), "ipc:///run/newsmon/alerts.sock", 1, 0,
+      "alerts to deliver (store binds, notifiers connect)" },
+    { "bus", "control_dir", NM_CONF_STRING, C(control_dir), "/run/newsmon", 1, 0,
+      "folder of the daemons' control sockets" },
+    { "bus", "hwm", NM_CONF_INT, C(hwm), "10000", 1, 10000000, "high-water mark, messages" },
+    { "bus", "max_message", NM_CONF_SIZE, C(max_message), "16M", 1024, 1LL << 30, "largest message accepted" },
+    { "bus", "linger", NM_CONF_DURATION, C(linger), "2s", 0, 60000, "how long unsent messages hold a stopping daemon" },
+    { "bus", "curve_server_secret_file", NM_CONF_STRING, C(curve_server_secret_file), "", 1, 0, "" },
+    { "bus", "curve_server_public_file", NM_CONF_STRING, C(curve_server_public_file), "", 1, 0, "" },
+    { "bus", "curve_client_secret_file", NM_CONF_STRING, C(curve_client_secret_file), "", 1, 0, "" },
+    { "bus", "curve_client_public_file", NM_CONF_STRING, C(curve_client_public_file), "", 1, 0, "" },
+    { "bus", "curve_allowed_clients", NM_CONF_STRING, C(curve_allowed_clients), "", 1, 0, "" },
+    { "log", "level", NM_CONF_STRING, C(log_level), "info", 1, 0, "error, warning, info or debug" },
+    { "log", "target", NM_CONF_STRING, C(log_target), "auto", 1, 0, "auto, stderr, journal or syslog" },
+};
+#undef C
+
+static void usage(const char *name, int allow_once, FILE *f)
+{
+    fprintf(f,
+            "usage: %s [-c FILE] [-n] [-v] [-f] [-o section.key=value]...%s\n"
+            "  -c FILE   configuration (default " NM_DEFAULT_CONFIG ")\n"
+            "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
+            "  -v        more verbose logging (repeat for debug)\n"
+            "  -f        foreground: log to stderr with times\n"
+            "  -o S.K=V  override a configuration key\n%s",
+            name, allow_once ? " [--once]" : "",
+            allow_once ? "  --once    poll every feed once, exit when all items are confirmed\n" : "");
+}
+
+void nm_daemon_parse_args(int argc, char **argv, const char *name, int allow_once, struct nm_daemon_args *a)
+{
+    static const struct option longopts[] = {
+        { "once", no_argument, NULL, 'O' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(a, 0, sizeof *a);
+    a->name = name;
+    a->config = NM_DEFAULT_CONFIG;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:nvfo:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->config = optarg; break;
+        case 'n': a->check_only = 1; break;
+        case 'v': a->verbose++; break;
+        case 'f': a->foreground = 1; break;
+        case 'o':
+            a->overrides = nm_xrealloc(a->overrides, (a->n_overrides + 1) * sizeof *a->overrides);
+            a->overrides[a->n_overrides++] = optarg;
+            break;
+        case 'O':
+            if (!allow_once) {
+                usage(name, allow_once, stderr);
+                exit(2);
+            }
+            a->once = 1;
+            break;
+        case 'h': usage(name, allow_once, stdout); exit(0);
+        case 'V': printf("%s %s\n", name, NEWSMON_VERSION); exit(0);
+        default: usage(name, allow_once, stderr); exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", name, argv[optind]);
+        usage(name, allow_once, stderr);
+        exit(2);
+    }
+}
+
+static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, const char *path)
+{
+    static const char *const levels[] = { "error", "warning", "info", "debug" };
+    static const char *const targets[] = { "auto", "stderr", "journal", "syslog" };
+    int ok = 0;
+    for (size_t i = 0; i < 4; i++)
+        ok |= !strcmp(c->log_level, levels[i]);
+    if (!ok)
+        nm_conf_errors_add(errs, "%s: [log] level: '%s' is not error, warning, info or debug", path, c->log_level);
+    ok = 0;
+    for (size_t i = 0; i < 4; i++)
+        ok |= !strcmp(c->log_target, targets[i]);
+    if (!ok)
+        nm_conf_errors_add(errs, "%s: [log] target: '%s' is not auto, stderr, journal or syslog", path, c->log_target);
+    return errs->n ? -1 : 0;
+}
+
+int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
+                          void *conf, nm_conf_named_fn named, void *named_arg)
+{
+    size_t n = NM_ARRAY_LEN(common_keys) + n_schema;
+    nm_conf_key *all = nm_xcalloc(n, sizeof *all);
+    memcpy(all, common_keys, sizeof common_keys);
+    memcpy(all + NM_ARRAY_LEN(common_keys), schema, n_schema * sizeof *schema);
+    struct nm_conf_load_args la = { a->config, all, n, conf, a->overrides, a->n_overrides, named, named_arg };
+    nm_conf_errors errs = { 0 };
+    nm_conf_load(&la, &errs);
+    check_common(conf, &errs, a->config);
+    free(all);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msg[i]);
+    int failed = errs.n > 0;
+    if (a->check_only) {
+        if (!failed)
+            printf("configuration OK\n");
+        else
+            fprintf(stderr, "%s: %zu error%s in the configuration\n", a->name, errs.n, errs.n == 1 ? "" : "s");
+    }
+    nm_conf_errors_clear(&errs);
+    return failed ? -1 : 0;
+}
+
+void nm_daemon_free_config(const nm_conf_key *schema, size_t n_schema, void *conf)
+{
+    nm_conf_free(common_keys, NM_ARRAY_LEN(common_keys), conf);
+    nm_conf_free(schema, n_schema, conf);
+}
+
+void nm_daemon_init_log(const struct nm_daemon_args *a, const struct nm_common_conf *c)
+{
+    int level = NM_LOG_INFO;
+    if (!strcmp(c->log_level, "error"))
+        level = NM_LOG_ERR;
+    else if (!strcmp(c->log_level, "warning"))
+        level = NM_LOG_WARN;
+    else if (!strcmp(c->log_level, "debug"))
+        level = NM_LOG_DEBUG;
+    if (a->verbose)
+        level = NM_LOG_DEBUG;
+    enum nm_log_target t = NM_LOG_STDERR;
+    if (!strcmp(c->log_target, "journal"))
+        t = NM_LOG_JOURNAL;
+    else if (!strcmp(c->log_target, "syslog"))
+        t = NM_LOG_SYSLOG;
+    else if (!strcmp(c->log_target, "auto") && !a->foreground && getenv("JOURNAL_STREAM"))
+        t = NM_LOG_JOURNAL;
+    nm_log_init(a->name, t, level);
+}
+
+struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c)
+{
+    struct nm_bus_opts o = { 0 };
+    o.sndhwm = o.rcvhwm = (int)c->hwm;
+    o.linger_ms = (int)c->linger;
+    o.maxmsgsize = c->max_message;
+    return o;
+}
+
+static void watchdog_ping(nm_loop *loop, void *arg)
+{
+    sd_notify(0, "WATCHDOG=1");
+}
+
+void nm_daemon_ready(nm_loop *loop, const char *status)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        int64_t ms = (int64_t)(usec / 2000);
+        nm_loop_add_timer(loop, ms, ms, watchdog_ping, NULL);
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+}
+
+void nm_daemon_status(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sd_notifyf(0, "STATUS=%s", buf);
+}
+
+void nm_daemon_stopping(void)
+{
+    sd_notify(0, "STOPPING=1");
+}
+
+void nm_daemon_reloading(void)
+{
+    sd_notify(0, "RELOADING=1");
+}

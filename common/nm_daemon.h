@@ -1,0 +1,76 @@
+/*
+ * nm_daemon: what the four daemons do alike at start-up and in their loop:
+ * the command line (-c FILE, -n, -v, -f, -o section.key=value), loading the
+ * configuration (the common [bus] and [log] keys plus the daemon's own
+ * schema), choosing where logs go, and talking to systemd (READY, STATUS,
+ * STOPPING, watchdog pings from the loop).
+ *
+ * A daemon's config struct starts with a struct nm_common_conf, so the
+ * common keys' offsets are valid in every daemon's struct.
+ */
+#ifndef NM_DAEMON_H
+#define NM_DAEMON_H
+
+#include "common/nm_bus.h"
+#include "common/nm_conf.h"
+
+struct nm_common_conf {
+    /* [bus] */
+    char *fetch_out;       /* fetcher PUSH binds; classifiers connect */
+    char *store_in;        /* store PULL binds; classifiers and notifiers connect */
+    char *store_events;    /* store PUB binds ("stored" confirmations); fetchers connect */
+    char *alerts;          /* store PUSH binds; notifiers connect */
+    char *control_dir;     /* each daemon binds ipc://<dir>/<name>.ctl for status */
+    int64_t hwm;           /* high-water mark, messages */
+    int64_t max_message;   /* bytes */
+    int64_t linger;        /* ms */
+    char *curve_server_secret_file;
+    char *curve_server_public_file;
+    char *curve_client_secret_file;
+    char *curve_client_public_file;
+    char *curve_allowed_clients;   /* folder of *.key public keys a server admits */
+    /* [log] */
+    char *log_level;       /* error, warning, info, debug */
+    char *log_target;      /* auto, stderr, journal, syslog */
+};
+
+struct nm_daemon_args {
+    const char *name;        /* "newsmon-fetcher" */
+    const char *config;      /* -c */
+    int check_only;          /* -n */
+    int verbose;             /* -v (repeatable) */
+    int foreground;          /* -f: log to stderr with times */
+    int once;                /* --once (daemons that support it) */
+    char **overrides;        /* -o section.key=value */
+    size_t n_overrides;
+};
+
+#define NM_DEFAULT_CONFIG "/etc/newsmon/newsmon.conf"
+
+/* Parses the command line. allow_once: whether --once is accepted.
+   Returns 0, or exits 2 with usage on a bad option (start-up only). */
+void nm_daemon_parse_args(int argc, char **argv, const char *name, int allow_once,
+                          struct nm_daemon_args *a);
+
+/* Loads the configuration into conf (which starts with struct
+   nm_common_conf), with the daemon's schema appended to the common one.
+   Prints every error to stderr. With -n, prints "configuration OK" or the
+   errors and exits. Returns 0 on success, -1 on errors (caller exits). */
+int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
+                          void *conf, nm_conf_named_fn named, void *named_arg);
+/* Releases the strings of conf. */
+void nm_daemon_free_config(const nm_conf_key *schema, size_t n_schema, void *conf);
+
+/* Sets up logging from the config and -v/-f. */
+void nm_daemon_init_log(const struct nm_daemon_args *a, const struct nm_common_conf *c);
+
+/* Socket options from the [bus] keys (no CURVE keys: see nm_daemon_curve). */
+struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c);
+
+/* systemd: READY=1 and watchdog pings on loop (when WatchdogSec is set). */
+void nm_daemon_ready(nm_loop *loop, const char *status);
+void nm_daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nm_daemon_stopping(void);
+void nm_daemon_reloading(void);
+
+#endif

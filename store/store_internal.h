@@ -1,0 +1,77 @@
+/*
+ * store_internal: what the store_*.c files share and nobody else sees: the
+ * handle's fields, the prepared-statement cache, the text folding used by
+ * the full-text tokenizer and the story shingles, and the MinHash
+ * signatures of story grouping (store_story.c).
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/nm_util.h"
+#include "store/store_db.h"
+
+struct stmt_slot {
+    const char *sql;         /* the key: the address of a static SQL string */
+    sqlite3_stmt *stmt;
+};
+
+struct store_db {
+    sqlite3 *h;
+    char *path;
+    struct store_options opt;
+    int64_t clock;            /* store_set_clock override; 0 = time(NULL) */
+    int in_batch;             /* store_begin is open */
+    struct stmt_slot *stmts;  /* prepared once, reused (reset before use) */
+    size_t n_stmts, cap_stmts;
+    nm_buf fold;              /* scratch for store_fold */
+};
+
+/* Returns the cached statement for sql (a static string: its address is
+   the key), reset and unbound, or NULL with err. */
+sqlite3_stmt *store_prep(store_db *db, const char *sql, nm_err *err);
+/* Fills err with what SQLite says about the last error, prefixed by what
+   was being done. Returns -1. */
+int store_sql_err(store_db *db, nm_err *err, const char *doing);
+/* Runs one or more statements without results (schema, pragmas). Returns 0 or -1. */
+int store_exec(store_db *db, const char *sql, nm_err *err);
+/* Steps stmt expecting SQLITE_DONE. Returns 0 or -1 with err. */
+int store_step_done(store_db *db, sqlite3_stmt *stmt, nm_err *err, const char *doing);
+/* Binds text, or NULL when s is NULL. Returns the sqlite3_bind_* result. */
+int store_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+/* Registers the "nmfold" FTS5 tokenizer on a connection. Returns 0 or -1. */
+int store_fts_register(sqlite3 *h, nm_err *err);
+
+/* Folds one UTF-8 string of n bytes for comparison: compatibility
+   normalisation, case folding, combining marks removed (ё->е, ą->a), and
+   the letters Unicode does not decompose mapped by hand (ł->l, đ->d,
+   ø->o, ı->i, ħ->h). Returns the folded text (in out, reset first) and
+   its length; invalid UTF-8 is passed through byte for byte. */
+size_t store_fold(const char *s, size_t n, nm_buf *out);
+
+/* ---- story grouping (store_story.c) ---- */
+
+#define STORE_MINHASH_K 60        /* hash functions per signature */
+#define STORE_LSH_BANDS 20        /* bands of ... */
+#define STORE_LSH_ROWS 3          /* ... rows each (BANDS * ROWS == K) */
+#define STORE_STORY_MIN_SHINGLES 4 /* shorter texts do not join stories */
+#define STORE_STORY_SIMILARITY 0.45 /* estimated Jaccard to count as the same story */
+
+struct store_sig {
+    uint32_t min[STORE_MINHASH_K];
+    size_t n_shingles;           /* 0: text too short to compare */
+};
+
+/* Computes the MinHash signature of title + body over 3-word shingles of
+   folded words. */
+void store_sig_compute(const char *title, const char *body, struct store_sig *sig);
+/* Returns the LSH key of band b (0..STORE_LSH_BANDS-1) of sig. */
+int64_t store_sig_band_key(const struct store_sig *sig, int b);
+/* Returns the fraction of equal slots: an estimate of the Jaccard similarity. */
+double store_sig_similarity(const struct store_sig *a, const uint32_t *b_min);
+
+#endif
