@@ -123,6 +123,7 @@ struct load_state {
     char *last_section;       /* to report an unknown section once */
     FILE *file;
     int line;                 /* of the line the reader returned last */
+    int section_line;         /* of the last [section] header */
     char *linebuf;
     size_t linecap;
 };
@@ -138,6 +139,11 @@ static char *read_line(char *str, int num, void *stream)
         if (n < 0)
             return NULL;
         st->line++;
+        const char *p = st->linebuf;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '[')
+            st->section_line = st->line;
         if (n < num) {
             memcpy(str, st->linebuf, (size_t)n + 1);
             return str;
@@ -228,7 +234,7 @@ static void handle_named(struct load_state *st, const char *section, const char 
         name++;
     if (!in_list(known_kinds, section, kind_len) || !*name) {
         if (!st->last_section || strcmp(st->last_section, section)) {
-            nm_conf_errors_add(st->errs, "%s:%d: unknown section [%s]", st->a->path, line, section);
+            nm_conf_errors_add(st->errs, "%s:%d: unknown section [%s]", st->a->path, st->section_line, section);
             free(st->last_section);
             st->last_section = nm_xstrdup(section);
         }
@@ -239,7 +245,10 @@ static void handle_named(struct load_state *st, const char *section, const char 
     char *kind = nm_xstrndup(section, kind_len);
     char *problem = st->a->named(st->a->named_arg, kind, name, key, value, line);
     if (problem) {
-        nm_conf_errors_add(st->errs, "%s:%d: [%s] %s: %s", st->a->path, line, section, key, problem);
+        if (line > 0)
+            nm_conf_errors_add(st->errs, "%s:%d: [%s] %s: %s", st->a->path, line, section, key, problem);
+        else
+            nm_conf_errors_add(st->errs, "command line: [%s] %s: %s", section, key, problem);
         free(problem);
     }
     free(kind);
@@ -260,7 +269,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     if (!in_list(known_sections, section, strlen(section))) {
         if (!st->last_section || strcmp(st->last_section, section)) {
-            nm_conf_errors_add(st->errs, "%s:%d: unknown section [%s]", a->path, line, section);
+            nm_conf_errors_add(st->errs, "%s:%d: unknown section [%s]", a->path, st->section_line, section);
             free(st->last_section);
             st->last_section = nm_xstrdup(section);
         }
@@ -295,6 +304,12 @@ static void apply_override(struct load_state *st, const char *ov)
     }
     char *section = nm_xstrndup(ov, (size_t)(dot - ov));
     char *key = nm_xstrndup(dot + 1, (size_t)(eq - dot - 1));
+    if (strchr(section, ' ')) {   /* a named section: "channel mail.to=x" */
+        handle_named(st, section, key, eq + 1, 0);
+        free(section);
+        free(key);
+        return;
+    }
     size_t idx;
     const nm_conf_key *k = find_key(st->a, section, key, &idx);
     if (!k) {
@@ -313,7 +328,7 @@ static void apply_override(struct load_state *st, const char *ov)
 
 int nm_conf_load(const struct nm_conf_load_args *a, nm_conf_errors *errs)
 {
-    struct load_state st = { a, errs, nm_xcalloc(a->n_schema, 1), NULL, NULL, 0, NULL, 0 };
+    struct load_state st = { a, errs, nm_xcalloc(a->n_schema, 1), NULL, NULL, 0, 0, NULL, 0 };
     size_t before = errs->n;
 
     FILE *f = fopen(a->path, "r");

@@ -46,6 +46,8 @@ void nm_conf_errors_add(nm_conf_errors *e, const char *fmt, ...) __attribute__((
 void nm_conf_errors_clear(nm_conf_errors *e);
 
 /* A named section ("channel mail"): called once per key, with its line.
+   Overrides of named keys ("-o 'channel mail.to=x'") come after the file's
+   keys, with line 0, and replace what the file said.
    Return NULL when accepted, else a malloc'd message (it is freed). */
 typedef char *(*nm_conf_named_fn)(void *arg, const char *kind, const char *name, const char *key,
                                    const char *value, int line);

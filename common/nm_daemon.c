@@ -113,6 +113,13 @@ static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, co
 int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
                           void *conf, nm_conf_named_fn named, void *named_arg)
 {
+    return nm_daemon_load_config_checked(a, schema, n_schema, conf, named, named_arg, NULL);
+}
+
+int nm_daemon_load_config_checked(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
+                                  void *conf, nm_conf_named_fn named, void *named_arg,
+                                  nm_daemon_validate_fn validate)
+{
     size_t n = NM_ARRAY_LEN(common_keys) + n_schema;
     nm_conf_key *all = nm_xcalloc(n, sizeof *all);
     memcpy(all, common_keys, sizeof common_keys);
@@ -121,6 +128,8 @@ int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *sch
     nm_conf_errors errs = { 0 };
     nm_conf_load(&la, &errs);
     check_common(conf, &errs, a->config);
+    if (validate && !errs.n)
+        validate(conf, a->config, &errs);
     free(all);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.msg[i]);
@@ -204,4 +213,9 @@ void nm_daemon_stopping(void)
 void nm_daemon_reloading(void)
 {
     sd_notify(0, "RELOADING=1");
+}
+
+void nm_daemon_reloaded(void)
+{
+    sd_notify(0, "READY=1");
 }

@@ -58,6 +58,13 @@ void nm_daemon_parse_args(int argc, char **argv, const char *name, int allow_onc
    errors and exits. Returns 0 on success, -1 on errors (caller exits). */
 int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
                           void *conf, nm_conf_named_fn named, void *named_arg);
+/* Checks a loaded configuration beyond the schema (values that depend on
+   each other, files it names); adds every problem to errs. */
+typedef void (*nm_daemon_validate_fn)(void *conf, const char *path, nm_conf_errors *errs);
+/* nm_daemon_load_config with a validation step run before the verdict. */
+int nm_daemon_load_config_checked(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
+                                  void *conf, nm_conf_named_fn named, void *named_arg,
+                                  nm_daemon_validate_fn validate);
 /* Releases the strings of conf. */
 void nm_daemon_free_config(const nm_conf_key *schema, size_t n_schema, void *conf);
 
@@ -71,6 +78,8 @@ struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c);
 void nm_daemon_ready(nm_loop *loop, const char *status);
 void nm_daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nm_daemon_stopping(void);
+/* RELOADING=1 before a reload, READY=1 after it. */
 void nm_daemon_reloading(void);
+void nm_daemon_reloaded(void);
 
 #endif

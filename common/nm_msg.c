@@ -261,6 +261,30 @@ int nm_article_from_json(const json_t *j, nm_article *a, nm_err *err)
     return 0;
 }
 
+json_t *nm_article_msg_to_json(const nm_article *a)
+{
+    json_t *j = versioned();
+    json_object_set_new(j, "article", nm_article_to_json(a));
+    return j;
+}
+
+int nm_article_msg_from_json(const json_t *j, nm_article *a, nm_err *err)
+{
+    nm_article_init(a);
+    if (nm_msg_check_version(j, err) < 0)
+        return -1;
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)j, key, v) {
+        if (strcmp(key, "v") && strcmp(key, "article"))
+            return nm_err_set(err, "article message: unknown field \"%s\"", key);
+    }
+    const json_t *art = json_object_get(j, "article");
+    if (!art)
+        return nm_err_set(err, "article message: missing field \"article\"");
+    return nm_article_from_json(art, a, err);
+}
+
 /* ---- theme hits and classified ------------------------------------------- */
 
 static const char *const severities[] = { "info", "low", "medium", "high", "critical" };

@@ -68,6 +68,10 @@ json_t *nm_article_to_json(const nm_article *a);
    naming the field. Unknown fields are rejected too. */
 int nm_article_from_json(const json_t *j, nm_article *a, nm_err *err);
 
+/* The "article" message body: {"v":1,"article":{...}}. */
+json_t *nm_article_msg_to_json(const nm_article *a);
+int nm_article_msg_from_json(const json_t *j, nm_article *a, nm_err *err);
+
 /* One theme that fired on an article, as the classifier reports it. */
 typedef struct nm_theme_hit {
     char *id;

@@ -103,7 +103,11 @@ static const char MIGRATION_1[] =
     "  version_id INTEGER NOT NULL,"
     "  seen INTEGER NOT NULL,"
     "  PRIMARY KEY(key, version_id)) WITHOUT ROWID;"
-    "CREATE VIEW fts_src AS SELECT id, title, coalesce(text, summary) AS body FROM versions;"
+    /* The index's content: exactly the current, unpruned version of each
+       article, so FTS5's integrity-check can compare the two. */
+    "CREATE VIEW fts_src AS SELECT v.id AS id, v.title AS title,"
+    "  coalesce(v.text, v.summary) AS body FROM versions v"
+    "  JOIN articles a ON a.current_version_id = v.id WHERE v.pruned = 0;"
     "CREATE VIRTUAL TABLE fts USING fts5(title, body, content='fts_src', content_rowid='id',"
     "  tokenize='nmfold');";
 
@@ -457,5 +461,43 @@ int store_counts(store_db *db, struct store_counts *out, nm_err *err)
     for (int i = 0; i < (int)NM_ARRAY_LEN(f); i++)
         *f[i] = sqlite3_column_int64(st, i);
     sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- one operation's transaction --------------------------------------------------- */
+
+int store_tx_begin(store_db *db, nm_err *err)
+{
+    static const char SQL_SP[] = "SAVEPOINT op";
+    static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+    sqlite3_stmt *st = store_prep(db, db->in_batch ? SQL_SP : SQL_BEGIN, err);
+    return st ? store_step_done(db, st, err, "starting a transaction") : -1;
+}
+
+int store_tx_end(store_db *db, int ok, nm_err *err)
+{
+    static const char SQL_RELEASE[] = "RELEASE op";
+    static const char SQL_UNDO[] = "ROLLBACK TO op";
+    static const char SQL_COMMIT[] = "COMMIT";
+    static const char SQL_ROLLBACK[] = "ROLLBACK";
+    nm_err ignored;
+    sqlite3_stmt *st;
+    if (!ok) {
+        if (db->in_batch) {
+            if ((st = store_prep(db, SQL_UNDO, &ignored)))
+                store_step_done(db, st, &ignored, "undoing");
+            if ((st = store_prep(db, SQL_RELEASE, &ignored)))
+                store_step_done(db, st, &ignored, "undoing");
+        } else if ((st = store_prep(db, SQL_ROLLBACK, &ignored))) {
+            store_step_done(db, st, &ignored, "rolling back");
+        }
+        return -1;
+    }
+    st = store_prep(db, db->in_batch ? SQL_RELEASE : SQL_COMMIT, err);
+    if (!st || store_step_done(db, st, err, "committing") < 0) {
+        if (!db->in_batch)
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
     return 0;
 }

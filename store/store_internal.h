@@ -43,6 +43,14 @@ int store_step_done(store_db *db, sqlite3_stmt *stmt, nm_err *err, const char *d
 /* Binds text, or NULL when s is NULL. Returns the sqlite3_bind_* result. */
 int store_bind_text(sqlite3_stmt *st, int i, const char *s);
 
+/* Starts one operation's writes: its own transaction, or a savepoint
+   inside store_begin's. Returns 0 or -1. */
+int store_tx_begin(store_db *db, nm_err *err);
+/* Ends what store_tx_begin started: commits (releases) when ok, else
+   rolls back only this operation's writes. Returns 0, or -1 when !ok or
+   the commit failed. */
+int store_tx_end(store_db *db, int ok, nm_err *err);
+
 /* Registers the "nmfold" FTS5 tokenizer on a connection. Returns 0 or -1. */
 int store_fts_register(sqlite3 *h, nm_err *err);
 

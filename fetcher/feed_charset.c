@@ -1,0 +1,364 @@
+/*
+ * feed_charset: turns the bytes of a feed into clean UTF-8 before any
+ * parser sees them, so libxml2 only ever reads UTF-8 and every later stage
+ * can trust its text.
+ *
+ * Which charset: a byte-order mark wins; then the HTTP charset parameter
+ * (RFC 3023: it overrides the XML declaration), except that a document
+ * that declares UTF-8 and is valid UTF-8 is read as UTF-8 whatever the
+ * server says (servers often add a wrong default); then the XML
+ * declaration; then the UTF-16/32 pattern of the first "<?"; then UTF-8.
+ * A document that claims UTF-8 but is not valid UTF-8 (common with
+ * windows-1251 sites) is read as what uchardet guesses, else windows-1252,
+ * and the mislabelling is reported as an error.
+ *
+ * Clean means: valid UTF-8 (bad sequences become U+FFFD) and none of the
+ * characters XML 1.0 forbids (NUL and other C0 controls, U+FFFE, U+FFFF),
+ * which are dropped and counted.
+ */
+#include "fetcher/feed_priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uchardet.h>
+
+#define DECL_SCAN 512   /* bytes of the document searched for the XML declaration */
+#define GUESS_BYTES 65536
+
+/* Returns true when cs names UTF-8 or a subset of it. */
+static bool is_utf8_name(const char *cs)
+{
+    return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 || strcasecmp(cs, "us-ascii") == 0 ||
+           strcasecmp(cs, "ascii") == 0 || strcasecmp(cs, "unicode-1-1-utf-8") == 0;
+}
+
+/* Reads the encoding="..." of an XML declaration in the first bytes of p,
+   taking every stride-th byte from offset (to read UTF-16/32 declarations).
+   Writes it into out (size outsz); returns false when there is none. */
+static bool decl_encoding(const char *p, size_t n, int stride, int offset, char *out, size_t outsz)
+{
+    char ascii[DECL_SCAN + 1];
+    size_t k = 0;
+    for (size_t i = (size_t)offset; i < n && k < DECL_SCAN; i += (size_t)stride)
+        ascii[k++] = p[i] ? p[i] : ' ';
+    ascii[k] = '\0';
+    if (strncmp(ascii, "<?xml", 5) != 0)
+        return false;
+    char *end = strstr(ascii, "?>");
+    if (end)
+        *end = '\0';
+    char *e = strstr(ascii, "encoding");
+    if (!e)
+        return false;
+    e += 8;
+    while (isspace((unsigned char)*e))
+        e++;
+    if (*e++ != '=')
+        return false;
+    while (isspace((unsigned char)*e))
+        e++;
+    char q = *e++;
+    if (q != '"' && q != '\'')
+        return false;
+    size_t i = 0;
+    while (*e && *e != q && i + 1 < outsz) {
+        if (!isalnum((unsigned char)*e) && !strchr("-_.:()", *e))
+            return false;
+        out[i++] = *e++;
+    }
+    out[i] = '\0';
+    return *e == q && i > 0;
+}
+
+/* Detects a byte-order mark or the UTF-16/32 shape of "<?". Returns the
+   charset or NULL; *bom is the number of bytes of mark to skip. */
+static const char *sniff(const unsigned char *p, size_t n, size_t *bom)
+{
+    *bom = 0;
+    if (n >= 4 && !memcmp(p, "\x00\x00\xFE\xFF", 4))
+        return *bom = 4, "UTF-32BE";
+    if (n >= 4 && !memcmp(p, "\xFF\xFE\x00\x00", 4))
+        return *bom = 4, "UTF-32LE";
+    if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        return *bom = 3, "UTF-8";
+    if (n >= 2 && !memcmp(p, "\xFE\xFF", 2))
+        return *bom = 2, "UTF-16BE";
+    if (n >= 2 && !memcmp(p, "\xFF\xFE", 2))
+        return *bom = 2, "UTF-16LE";
+    if (n >= 4 && !memcmp(p, "\x00\x00\x00\x3C", 4))
+        return "UTF-32BE";
+    if (n >= 4 && !memcmp(p, "\x3C\x00\x00\x00", 4))
+        return "UTF-32LE";
+    if (n >= 4 && !memcmp(p, "\x00\x3C\x00\x3F", 4))
+        return "UTF-16BE";
+    if (n >= 4 && !memcmp(p, "\x3C\x00\x3F\x00", 4))
+        return "UTF-16LE";
+    if (n >= 4 && !memcmp(p, "\x4C\x6F\xA7\x94", 4))
+        return "CP037";
+    return NULL;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid.
+   Sets *cp to the code point. */
+static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, min = 0x80, c &= 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, min = 0x800, c &= 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, min = 0x10000, c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* Counts of what cleaning changed. */
+struct clean_stats {
+    size_t invalid;        /* bad UTF-8 sequences replaced by U+FFFD */
+    size_t first_invalid;  /* byte offset of the first one */
+    size_t dropped;        /* characters XML forbids, removed */
+};
+
+/* Appends p (n bytes) to out as clean UTF-8 and counts the repairs. */
+static void clean(const char *s, size_t n, nm_buf *out, struct clean_stats *st)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    if (out->cap < out->len + n + 1) {
+        out->data = nm_xrealloc(out->data, out->len + n + 64);
+        out->cap = out->len + n + 64;
+    }
+    while (p < end) {
+        const unsigned char *q = p;
+        while (q < end && ((*q >= 0x20 && *q < 0x80) || *q == '\n' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q > p) {
+            nm_buf_add(out, p, (size_t)(q - p));
+            p = q;
+            continue;
+        }
+        unsigned cp;
+        size_t len = utf8_seq(p, (size_t)(end - p), &cp);
+        if (len == 1) {
+            st->dropped++;  /* a C0 control */
+        } else if (len == 0) {
+            if (!st->invalid)
+                st->first_invalid = (size_t)(p - (const unsigned char *)s);
+            st->invalid++;
+            nm_buf_add(out, "\xEF\xBF\xBD", 3);
+            len = 1;
+        } else if (cp == 0xFFFE || cp == 0xFFFF) {
+            nm_buf_add(out, "\xEF\xBF\xBD", 3);
+        } else {
+            nm_buf_add(out, p, len);
+        }
+        p += len;
+    }
+    nm_buf_cstr(out);
+}
+
+/* Returns the number of invalid UTF-8 sequences in p (n bytes), stopping at stop. */
+static size_t count_invalid(const char *s, size_t n, size_t stop)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t bad = 0;
+    while (p < end && bad < stop) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        unsigned cp;
+        size_t len = utf8_seq(p, (size_t)(end - p), &cp);
+        if (!len) {
+            bad++;
+            len = 1;
+        }
+        p += len;
+    }
+    return bad;
+}
+
+/* Converts n bytes from charset cs to UTF-8, appending to out. Returns the
+   number of invalid input sequences (replaced by U+FFFD), or -1 when iconv
+   does not know cs. */
+static long convert(const char *cs, const char *s, size_t n, nm_buf *out)
+{
+    iconv_t cd = iconv_open("UTF-8", cs);
+    if (cd == (iconv_t)-1)
+        return -1;
+    long bad = 0;
+    char *ip = (char *)s;
+    size_t il = n;
+    if (out->cap < n * 2 + 64) {
+        out->data = nm_xrealloc(out->data, n * 2 + 64);
+        out->cap = n * 2 + 64;
+    }
+    while (il > 0) {
+        if (out->cap - out->len < 16) {
+            out->cap *= 2;
+            out->data = nm_xrealloc(out->data, out->cap);
+        }
+        char *op = out->data + out->len;
+        size_t ol = out->cap - out->len - 1;
+        size_t r = iconv(cd, &ip, &il, &op, &ol);
+        out->len = (size_t)(op - out->data);
+        if (r != (size_t)-1)
+            break;
+        if (errno == E2BIG) {
+            out->cap *= 2;
+            out->data = nm_xrealloc(out->data, out->cap);
+        } else {
+            nm_buf_add(out, "\xEF\xBF\xBD", 3);
+            bad++;
+            if (errno != EILSEQ)
+                break;  /* EINVAL: a sequence cut off at the end */
+            ip++;
+            il--;
+        }
+    }
+    iconv_close(cd);
+    nm_buf_cstr(out);
+    return bad;
+}
+
+/* Returns uchardet's guess for p as a new string, or NULL when it has none
+   or guesses UTF-8/ASCII (which we already know is wrong). */
+static char *guess_charset(const char *p, size_t n)
+{
+    uchardet_t ud = uchardet_new();
+    if (!ud)
+        return NULL;
+    char *res = NULL;
+    if (uchardet_handle_data(ud, p, n < GUESS_BYTES ? n : GUESS_BYTES) == 0) {
+        uchardet_data_end(ud);
+        const char *cs = uchardet_get_charset(ud);
+        if (cs && *cs && !is_utf8_name(cs))
+            res = nm_xstrdup(cs);
+    }
+    uchardet_delete(ud);
+    return res;
+}
+
+/* Picks the charset to read the document as; returns a new string. */
+static char *choose(const char *p, size_t n, const char *http_charset, const char *sniffed, size_t bom,
+                    const struct feed_limits *lim, struct feed *f)
+{
+    char decl[64] = "";
+    int stride = 1, offset = 0;
+    if (sniffed && strncmp(sniffed, "UTF-16", 6) == 0)
+        stride = 2, offset = sniffed[6] == 'B' ? 1 : 0;
+    else if (sniffed && strncmp(sniffed, "UTF-32", 6) == 0)
+        stride = 4, offset = sniffed[6] == 'B' ? 3 : 0;
+    bool has_decl = decl_encoding(p + bom, n - bom, stride, offset, decl, sizeof decl);
+    if (sniffed && (bom || stride > 1))
+        return nm_xstrdup(sniffed);
+    if (http_charset && *http_charset) {
+        if (has_decl && is_utf8_name(decl) && !is_utf8_name(http_charset) && count_invalid(p, n, 1) == 0) {
+            feed_add_error(f, lim, "charset: HTTP says %s but the document is UTF-8 as it declares; read as UTF-8",
+                           http_charset);
+            return nm_xstrdup("UTF-8");
+        }
+        return nm_xstrdup(http_charset);
+    }
+    if (has_decl && strncasecmp(decl, "utf-16", 6) != 0 && strncasecmp(decl, "utf-32", 6) != 0 &&
+        strcasecmp(decl, "unicode") != 0)
+        return nm_xstrdup(decl);
+    if (has_decl)
+        feed_add_error(f, lim, "charset: document declares %s but is not in it; read as UTF-8", decl);
+    return nm_xstrdup(sniffed ? sniffed : "UTF-8");
+}
+
+/* Reads p as UTF-8, or as a guessed charset when it is not valid UTF-8. */
+static void from_utf8(const char *p, size_t n, const char *claimed, const struct feed_limits *lim,
+                      struct feed *f, nm_buf *out)
+{
+    struct clean_stats st = { 0 };
+    clean(p, n, out, &st);
+    if (st.invalid) {
+        char *guess = guess_charset(p, n);
+        const char *cs = guess ? guess : "WINDOWS-1252";
+        nm_buf raw;
+        nm_buf_init(&raw);
+        long bad = convert(cs, p, n, &raw);
+        if (bad >= 0 && (size_t)bad < st.invalid) {
+            feed_add_error(f, lim, "charset: declared %s but not valid UTF-8 (first bad byte at offset %zu); "
+                           "read as %s", claimed, st.first_invalid, cs);
+            nm_buf_reset(out);
+            memset(&st, 0, sizeof st);
+            clean(raw.data, raw.len, out, &st);
+            free(f->charset);
+            f->charset = nm_xstrdup(cs);
+        } else {
+            feed_add_error(f, lim, "charset: %zu invalid UTF-8 sequences (first at offset %zu) replaced",
+                           st.invalid, st.first_invalid);
+        }
+        nm_buf_free(&raw);
+        free(guess);
+    }
+    if (st.dropped)
+        feed_add_error(f, lim, "text: %zu characters not allowed in XML (NUL or control) removed", st.dropped);
+}
+
+char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
+                   struct feed *f, size_t *out_len, nm_err *err)
+{
+    size_t bom;
+    const char *sniffed = sniff((const unsigned char *)data, len, &bom);
+    char *cs = choose(data, len, http_charset, sniffed, bom, lim, f);
+    const char *p = data + bom;
+    size_t n = len - bom;
+    nm_buf out;
+    nm_buf_init(&out);
+    free(f->charset);
+    f->charset = nm_xstrdup(cs);
+    if (is_utf8_name(cs)) {
+        from_utf8(p, n, cs, lim, f, &out);
+    } else {
+        nm_buf raw;
+        nm_buf_init(&raw);
+        long bad = convert(cs, p, n, &raw);
+        if (bad < 0) {
+            feed_add_error(f, lim, "charset: unknown charset \"%s\"; read as UTF-8", cs);
+            free(f->charset);
+            f->charset = nm_xstrdup("UTF-8");
+            from_utf8(p, n, cs, lim, f, &out);
+        } else {
+            if (bad > 0)
+                feed_add_error(f, lim, "charset: %ld byte sequences invalid in %s replaced", bad, cs);
+            struct clean_stats st = { 0 };
+            clean(raw.data ? raw.data : "", raw.len, &out, &st);
+            if (st.dropped)
+                feed_add_error(f, lim, "text: %zu characters not allowed in XML (NUL or control) removed",
+                               st.dropped);
+        }
+        nm_buf_free(&raw);
+    }
+    free(cs);
+    if (out.len == 0) {
+        nm_buf_free(&out);
+        return nm_err_set(err, "empty document"), NULL;
+    }
+    *out_len = out.len;
+    return nm_buf_steal(&out);
+}

@@ -1,0 +1,41 @@
+/*
+ * feed_priv: what the parts of the feed parser share and nothing else
+ * includes: the charset stage (feed_charset.c), the XML formats
+ * (feed_xml.c), JSON Feed (feed_jsonfeed.c), and the bookkeeping in
+ * feed_parse.c that finishes entries and records errors.
+ */
+#ifndef FEED_PRIV_H
+#define FEED_PRIV_H
+
+#include "fetcher/feed_parse.h"
+
+/* Records a recoverable problem in f (kept up to lim->max_errors). */
+void feed_add_error(struct feed *f, const struct feed_limits *lim, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Appends a new, initialised entry to f and returns it, or NULL when
+   lim->max_entries is reached (an error is recorded once). */
+nm_article *feed_new_entry(struct feed *f, const struct feed_limits *lim);
+
+/* Completes an entry once all its fields are read: id fallbacks, "feed",
+   "updated" defaulting to "published", the feed's language. */
+void feed_finish_entry(struct feed *f, nm_article *a);
+
+/* Cuts s (owned) to at most max bytes at a UTF-8 character boundary. */
+void feed_cut(char *s, size_t max);
+
+/* Converts data to clean UTF-8 (valid, no characters XML forbids).
+   Returns a new buffer (*out_len bytes, NUL-terminated) and sets f->charset;
+   returns NULL with err when the charset cannot be read at all. */
+char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
+                   struct feed *f, size_t *out_len, nm_err *err);
+
+/* Parses clean UTF-8 XML. Returns 0, or -1 with err when it is not a feed. */
+int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
+                   struct feed *f, nm_err *err);
+
+/* Parses clean UTF-8 JSON Feed. Returns 0, or -1 with err. */
+int feed_jsonfeed_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
+                        struct feed *f, nm_err *err);
+
+#endif
