@@ -350,7 +350,9 @@ static void check_themes(rload *ld)
         if (!th->severity)
             th->severity = nm_xstrdup("medium");
     }
-    for (size_t i = 0; i < rs->n_defines; i++)
+    /* A reference inside an expression with an error is lost, so only a
+       clean folder can tell for sure that a define is unused. */
+    for (size_t i = 0; i < rs->n_defines && ld->diags->n_errors == 0; i++)
         if (!rs->defines[i].used)
             rule_diag_at(ld, false, rs->defines[i].file, rs->defines[i].off,
                          "define $%s is never used", rs->defines[i].name);

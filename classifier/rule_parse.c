@@ -24,6 +24,7 @@
 #include "common/nm_util.h"
 
 #define NEAR_MAX 1000
+#define DEPTH_MAX 200
 
 /* ---------- diagnostics ---------- */
 
@@ -171,6 +172,7 @@ typedef struct parser {
     tok t;             /* current token */
     bool failed;       /* an error was reported; stop this expression */
     int mask;          /* fields the enclosing scopes allow */
+    int depth;         /* nesting, bounded so a hostile file cannot exhaust the stack */
     seen_term *seen;
     size_t n_seen;
     rule_tokens words; /* scratch for normalising terms */
@@ -477,6 +479,7 @@ static rnode *term_phrase(parser *p)
 /* ---------- expressions ---------- */
 
 static rnode *parse_or(parser *p);
+static rnode *parse_or_list(parser *p);
 
 static bool starts_primary(tkind k)
 {
@@ -698,7 +701,13 @@ static rnode *parse_not(parser *p)
         return parse_near(p);
     rnode *n = node_new(RN_NOT, p->fi, (uint32_t)p->t.off);
     next(p);
+    if (++p->depth > DEPTH_MAX) {
+        perr(p, n->off, "this expression nests more than %d levels deep", DEPTH_MAX);
+        rule_node_free(n);
+        return NULL;
+    }
     rnode *kid = parse_not(p);
+    p->depth--;
     if (!kid) {
         rule_node_free(n);
         return NULL;
@@ -724,6 +733,15 @@ static void missing_operator(parser *p, const rnode *left)
             if (t->len >= ol && strncasecmp(w, ops[i], ol) == 0 && (t->len == ol || w[ol] == '/')) {
                 perr(p, t->off, "'%.*s' is not an operator: operators are upper case; did you mean %s%.*s?",
                      (int)t->len, w, ops[i], (int)(t->len - ol), w + ol);
+                return;
+            }
+        }
+    }
+    if (left->kind == RN_TERM && p->s[left->off] != '"') {
+        for (size_t i = 0; i < NM_ARRAY_LEN(ops); i++) {
+            if (strcasecmp(left->text, ops[i]) == 0) {
+                perr(p, left->off, "'%s' is not an operator: operators are upper case; did you mean %s?",
+                     left->text, ops[i]);
                 return;
             }
         }
@@ -771,6 +789,17 @@ static rnode *parse_and(parser *p)
 }
 
 static rnode *parse_or(parser *p)
+{
+    if (++p->depth > DEPTH_MAX) {
+        perr(p, p->t.off, "this expression nests more than %d levels deep", DEPTH_MAX);
+        return NULL;
+    }
+    rnode *r = parse_or_list(p);
+    p->depth--;
+    return r;
+}
+
+static rnode *parse_or_list(parser *p)
 {
     rnode *a = parse_and(p);
     if (!a || p->t.kind != T_OR)
@@ -978,8 +1007,10 @@ static void finish_field(fstate *fs)
         for (size_t i = 0; i < NM_ARRAY_LEN(levels); i++)
             ok = ok || strcmp(v, levels[i]) == 0;
         if (!ok) {
+            bool joined = memchr(s + g->start, '\n', g->end - g->start) != NULL;
             rule_diag_at(ld, true, fs->fi, (uint32_t)vs,
-                         "severity must be one of info, low, medium, high, critical (not '%s')", v);
+                         "severity must be one of info, low, medium, high, critical (not '%s')%s", v,
+                         joined ? "; the indented line below does not start with a field name, so it continues this one" : "");
             free(v);
         } else {
             free(th->severity);

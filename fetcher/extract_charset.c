@@ -5,7 +5,10 @@
  * <meta charset> or <meta http-equiv=content-type> in the first bytes;
  * with none of these, a page that is valid UTF-8 is UTF-8, and otherwise
  * uchardet guesses (Belarusian and Russian sites still serve windows-1251
- * and koi8-r without saying so). Labels are mapped as the WHATWG Encoding
+ * and koi8-r without saying so). One exception to the order: a page that
+ * declares a legacy charset but whose non-ASCII bytes are all valid UTF-8
+ * is UTF-8 (sites move to UTF-8 and keep their old <meta>; text in a
+ * legacy charset is practically never valid UTF-8 by chance). Labels are mapped as the WHATWG Encoding
  * standard does (latin1 and ascii mean windows-1252; a <meta> claiming
  * UTF-16 means UTF-8). Conversion is iconv's, with every invalid sequence
  * replaced by U+FFFD so one bad byte never loses a page.
@@ -99,6 +102,14 @@ static bool valid_utf8(const unsigned char *s, size_t n)
         i += k;
     }
     return true;
+}
+
+static bool has_non_ascii(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= 0x80)
+            return true;
+    return false;
 }
 
 /* Returns the charset declared in value after "charset=" (in a <meta> tag's text), or NULL. */
@@ -249,6 +260,8 @@ char *extract_to_utf8(const char *data, size_t len, const char *http_charset,
         cs = label_to_iconv(http_charset, strlen(http_charset));
     if (!cs)
         cs = meta_charset(data, len);
+    if (cs && !skip && strcmp(cs, "UTF-8") != 0 && has_non_ascii(u, len) && valid_utf8(u, len))
+        cs = "UTF-8"; /* a declared legacy charset, but the bytes can only be UTF-8 */
     if (!cs && valid_utf8(u, len))
         cs = "UTF-8";
     if (!cs)

@@ -127,11 +127,11 @@ double extract_text_similarity(const char *a, const char *b);
 
 /* ---- Readability (extract_readability.c) ---- */
 
-/* Runs the main-content algorithm on doc (which it modifies). Returns a
-   detached element holding the article (free with xmlFreeNode), or NULL
-   when nothing was found. *byline gets a byline found in the page when
-   none was known (malloc'd) and may be NULL. */
-xmlNode *extract_readability(xmlDoc *doc, const char *title, bool have_byline, char **byline);
+/* Runs the main-content algorithm on doc (which it prepares and may
+   modify) with the article title. Returns the article's plain text
+   (malloc'd), or NULL when nothing was found. When *byline is NULL and the
+   page has a byline element, *byline gets its text (malloc'd). */
+char *extract_readability_text(xmlDoc *doc, const char *title, char **byline);
 
 /* ---- text (extract_text.c) ---- */
 

@@ -277,8 +277,12 @@ double extract_text_similarity(const char *a, const char *b)
 
 /* ---------------------------------------------------------------- title */
 
+/* Returns true when p starts a title separator: | - \ / > » and the en and
+   em dashes (Readability's list, plus the dashes sites use the same way);
+   *hier tells the "hierarchical" ones (\ / > »). */
 static bool is_sep(const char *p, size_t *len, bool *hier)
 {
+    const unsigned char *u = (const unsigned char *)p;
     if (*p == '|' || *p == '-') {
         *len = 1, *hier = false;
         return true;
@@ -287,8 +291,12 @@ static bool is_sep(const char *p, size_t *len, bool *hier)
         *len = 1, *hier = true;
         return true;
     }
-    if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xBB) { /* » */
+    if (u[0] == 0xC2 && u[1] == 0xBB) { /* » */
         *len = 2, *hier = true;
+        return true;
+    }
+    if (u[0] == 0xE2 && u[1] == 0x80 && (u[2] == 0x93 || u[2] == 0x94)) { /* – — */
+        *len = 3, *hier = false;
         return true;
     }
     return false;
@@ -354,18 +362,18 @@ char *extract_article_title(xmlDoc *doc)
     bool had_hier = false, has_sep = false;
     size_t last_sep = 0, sl;
     bool hier;
-    for (size_t i = 0; orig[i]; i++) {
-        if (i > 0 && orig[i - 1] == ' ' && is_sep(orig + i, &sl, &hier) && orig[i + sl] == ' ') {
+    /* Readability: " SEP " anywhere means the title names its site; cut at the last one. */
+    for (size_t i = 1; orig[i]; i++) {
+        if (orig[i - 1] == ' ' && is_sep(orig + i, &sl, &hier) && orig[i + sl] == ' ') {
             has_sep = true;
             had_hier |= hier;
+            last_sep = i - 1;
         }
     }
     if (has_sep) {
-        for (size_t i = 0; orig[i]; i++)
-            if (is_sep(orig + i, &sl, &hier) && orig[i + sl] == ' ')
-                last_sep = i;
         cur = nm_xstrndup(orig, last_sep);
         if (word_count(cur) < 3) {
+            /* Too short: drop the first part instead. */
             free(cur);
             size_t i = 0;
             while (orig[i] && !is_sep(orig + i, &sl, &hier))

@@ -983,8 +983,6 @@ static char *grab_article(xmlDoc *doc, int flags, const char *title, char **byli
     return text;
 }
 
-char *extract_readability_text(xmlDoc *doc, const char *title, char **byline);
-
 char *extract_readability_text(xmlDoc *doc, const char *title, char **byline)
 {
     pthread_once(&re_once, compile_regexes);

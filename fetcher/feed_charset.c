@@ -242,8 +242,25 @@ static long convert(const char *cs, const char *s, size_t n, nm_buf *out)
     return bad;
 }
 
-/* Returns uchardet's guess for p as a new string, or NULL when it has none
-   or guesses UTF-8/ASCII (which we already know is wrong). */
+/* Returns true for the charsets a guess may name that are not Western
+   single-byte ones: Cyrillic (the desk's sources) and multi-byte Asian
+   sets. On short Western text uchardet wavers between Latin variants, so
+   for those windows-1252 is the better bet. */
+static bool distinctive(const char *cs)
+{
+    static const char *const names[] = { "WINDOWS-1251", "KOI8-R", "KOI8-U", "IBM866", "ISO-8859-5", "MAC-CYRILLIC",
+                                         "SHIFT_JIS", "EUC-JP", "ISO-2022-JP", "EUC-KR", "BIG5", "GB18030",
+                                         "EUC-TW", "GB2312", "HZ-GB-2312", "ISO-2022-KR", "ISO-2022-CN",
+                                         "WINDOWS-1255", "ISO-8859-8", "WINDOWS-1253", "ISO-8859-7",
+                                         "WINDOWS-1256", "TIS-620", "UTF-16", "UTF-32" };
+    for (size_t i = 0; i < NM_ARRAY_LEN(names); i++)
+        if (strncasecmp(cs, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Returns uchardet's guess for p as a new string, or NULL when it has none,
+   guesses UTF-8/ASCII (which we already know is wrong) or a Western set. */
 static char *guess_charset(const char *p, size_t n)
 {
     uchardet_t ud = uchardet_new();
@@ -253,7 +270,7 @@ static char *guess_charset(const char *p, size_t n)
     if (uchardet_handle_data(ud, p, n < GUESS_BYTES ? n : GUESS_BYTES) == 0) {
         uchardet_data_end(ud);
         const char *cs = uchardet_get_charset(ud);
-        if (cs && *cs && !is_utf8_name(cs))
+        if (cs && *cs && !is_utf8_name(cs) && distinctive(cs))
             res = nm_xstrdup(cs);
     }
     uchardet_delete(ud);
@@ -326,6 +343,12 @@ char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const
     size_t bom;
     const char *sniffed = sniff((const unsigned char *)data, len, &bom);
     char *cs = choose(data, len, http_charset, sniffed, bom, lim, f);
+    if (!strcasecmp(cs, "iso-8859-1") || !strcasecmp(cs, "latin1") || !strcasecmp(cs, "iso_8859-1") ||
+        !strcasecmp(cs, "l1")) {
+        /* As browsers do: windows-1252 is a superset that gives 0x80-0x9F their meaning. */
+        free(cs);
+        cs = nm_xstrdup("WINDOWS-1252");
+    }
     const char *p = data + bom;
     size_t n = len - bom;
     nm_buf out;

@@ -46,6 +46,7 @@ struct feed {
     char *charset;           /* the charset the bytes were read as */
     nm_article *entries;
     size_t n_entries;
+    size_t n_entries_dropped; /* beyond max_entries */
     char **errors;           /* recoverable problems, in order found */
     size_t n_errors;
     size_t n_errors_dropped; /* beyond max_errors */

@@ -61,9 +61,29 @@ static size_t unicode_space(const unsigned char *p, const unsigned char *end)
     return 0;
 }
 
+/* Windows-1252 meanings of &#128;-&#159;, as HTML5 reads them. */
+static const unsigned short cp1252[32] = {
+    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
+};
+
+static void add_char(nm_buf *out, unsigned cp)
+{
+    if (cp >= 0x80 && cp <= 0x9F)
+        cp = cp1252[cp - 0x80];
+    if (cp <= 0x20 || cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) ||
+        cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x85)
+        put_space(out);
+    else
+        utf8_append(out, cp);
+}
+
 /* Appends the text run [p, end) with white space collapsed. */
 void text_append(nm_buf *out, const char *s, const char *end)
 {
+    /* C1 controls (U+0080-U+009F) are windows-1252 punctuation that went
+       through a latin-1 decoder somewhere upstream: read them as meant. */
     const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
     while (p < e) {
         const unsigned char *q = p;
@@ -81,28 +101,13 @@ void text_append(nm_buf *out, const char *s, const char *end)
         } else if (*p >= 0x80 && (sp = unicode_space(p, e)) > 0) {
             put_space(out);
             p += sp;
+        } else if (*p == 0xC2 && p + 1 < e && p[1] >= 0x80 && p[1] <= 0x9F) {
+            add_char(out, p[1]);
+            p += 2;
         } else {
             nm_buf_addc(out, (char)*p++);
         }
     }
-}
-
-/* Windows-1252 meanings of &#128;-&#159;, as HTML5 reads them. */
-static const unsigned short cp1252[32] = {
-    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
-};
-
-static void add_char(nm_buf *out, unsigned cp)
-{
-    if (cp >= 0x80 && cp <= 0x9F)
-        cp = cp1252[cp - 0x80];
-    if (cp <= 0x20 || cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) ||
-        cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x85)
-        put_space(out);
-    else
-        utf8_append(out, cp);
 }
 
 /* Decodes a character reference at p ('&'). Returns the bytes consumed,
@@ -147,8 +152,7 @@ static size_t char_ref(nm_buf *out, const char *p, const char *end)
 }
 
 /* Elements dropped with their content. */
-static const char *const skipped[] = { "script", "style", "template", "noscript", "iframe", "svg",
-                                       "object", "head", "select" };
+static const char *const skipped[] = { "script", "style", "template" };
 /* Elements whose edges separate words. */
 static const char *const blocks[] = {
     "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "details",
@@ -166,7 +170,7 @@ static bool in_list(const char *const *list, size_t n, const char *name, size_t 
 }
 
 /* Returns the end of the tag starting at p ('<'), past its '>', honouring
-   quoted attribute values; end when it is not closed. */
+   quoted attribute values; NULL when it is not closed (the '<' is then text). */
 static const char *tag_end(const char *p, const char *end)
 {
     char quote = 0;
@@ -181,7 +185,7 @@ static const char *tag_end(const char *p, const char *end)
             return p + 1;
         }
     }
-    return end;
+    return NULL;
 }
 
 /* Returns the position after "</name ...>" closing a skipped element, or end. */
@@ -189,8 +193,10 @@ static const char *skip_element(const char *p, const char *end, const char *name
 {
     while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
         if (end - p > (ptrdiff_t)(len + 1) && p[1] == '/' && strncasecmp(p + 2, name, len) == 0 &&
-            !isalnum((unsigned char)p[2 + len]))
-            return tag_end(p, end);
+            !isalnum((unsigned char)p[2 + len])) {
+            const char *e = tag_end(p, end);
+            return e ? e : end;
+        }
         p++;
     }
     return end;
@@ -230,6 +236,8 @@ static const char *markup(nm_buf *out, const char *p, const char *end)
         q++;
     size_t len = (size_t)(q - name);
     const char *after = tag_end(p, end);
+    if (!after)
+        return NULL;
     if (!closing && in_list(skipped, NM_ARRAY_LEN(skipped), name, len) &&
         !(after - p >= 2 && after[-2] == '/')) /* "<script/>" holds nothing */
         return skip_element(after, end, name, len);

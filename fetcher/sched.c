@@ -148,38 +148,3 @@ int sched_max_age(const char *cc, int64_t *ms)
         *ms = v;
     return found;
 }
-
-int sched_update_period(const char *period, const char *frequency, int64_t *ms)
-{
-    static const struct { const char *name; int64_t ms; } periods[] = {
-        { "hourly", 3600000LL }, { "daily", 86400000LL }, { "weekly", 7 * 86400000LL },
-        { "monthly", 30 * 86400000LL }, { "yearly", 365 * 86400000LL },
-    };
-    int64_t base = -1;
-    if (!period || !*period) {
-        base = 86400000LL;
-    } else {
-        while (isspace((unsigned char)*period))
-            period++;
-        size_t n = strlen(period);
-        while (n && isspace((unsigned char)period[n - 1]))
-            n--;
-        for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++)
-            if (strlen(periods[i].name) == n && !strncasecmp(period, periods[i].name, n))
-                base = periods[i].ms;
-    }
-    if (base < 0)
-        return -1;
-    long long f = 1;
-    if (frequency && *frequency) {
-        char *end;
-        errno = 0;
-        f = strtoll(frequency, &end, 10);
-        while (isspace((unsigned char)*end))
-            end++;
-        if (*end || errno || f < 1)
-            return -1;
-    }
-    *ms = base / f;
-    return 0;
-}

@@ -52,9 +52,4 @@ int sched_retry_after(const char *value, int64_t now, int64_t *delay_ms);
    absent or when no-store/no-cache makes it meaningless. */
 int sched_max_age(const char *cache_control, int64_t *ms);
 
-/* Converts RSS sy:updatePeriod (hourly, daily, weekly, monthly, yearly; NULL
-   = daily) and sy:updateFrequency (NULL or "" = 1) into ms. Returns 0 with
-   *ms, or -1 when either is malformed. */
-int sched_update_period(const char *period, const char *frequency, int64_t *ms);
-
 #endif

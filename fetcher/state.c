@@ -32,7 +32,8 @@ static const char *const sql[S__COUNT] = {
     [S_ITEM_SEEN] = "UPDATE items SET last_seen = ?2 WHERE id = ?1",
     [S_ITEM_CONFIRM] = "UPDATE items SET confirmed = ?2, article = NULL, queued = 1 WHERE id = ?1 AND confirmed IS NULL",
     [S_PENDING_FEED] = "SELECT id, feed, article FROM items WHERE feed = ?1 AND confirmed IS NULL ORDER BY attempt",
-    [S_PENDING_UNQUEUED] = "SELECT id, feed, article FROM items WHERE confirmed IS NULL AND queued = 0 ORDER BY attempt",
+    [S_PENDING_UNQUEUED] = "SELECT id, feed, article FROM items WHERE confirmed IS NULL AND (queued = 0 OR attempt < ?1) "
+                          "ORDER BY attempt",
     [S_COUNT_FEED] = "SELECT count(*) FROM items WHERE feed = ?1 AND confirmed IS NULL",
     [S_COUNT_ALL] = "SELECT count(*) FROM items WHERE confirmed IS NULL",
     [S_COUNT_SINCE] = "SELECT count(*) FROM items WHERE confirmed IS NULL AND attempt >= ?1",
@@ -339,13 +340,9 @@ int state_item_confirm(state_db *s, const char *id, int64_t now, nm_err *err)
     return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
 
-int state_items_pending(state_db *s, const char *feed, state_item_fn fn, void *arg, nm_err *err)
+/* Calls fn for each row of st (bound). */
+static int each_pending(state_db *s, sqlite3_stmt *st, state_item_fn fn, void *arg, nm_err *err)
 {
-    sqlite3_stmt *st = stmt(s, feed ? S_PENDING_FEED : S_PENDING_UNQUEUED, err);
-    if (!st)
-        return -1;
-    if (feed)
-        bind_text(st, 1, feed);
     /* Copy the rows first: the callback may write to the same table. */
     struct row { char *id, *feed, *json; } *rows = NULL;
     size_t n = 0;
@@ -366,6 +363,24 @@ int state_items_pending(state_db *s, const char *feed, state_item_fn fn, void *a
     }
     free(rows);
     return result;
+}
+
+int state_items_pending(state_db *s, const char *feed, state_item_fn fn, void *arg, nm_err *err)
+{
+    sqlite3_stmt *st = stmt(s, S_PENDING_FEED, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, feed);
+    return each_pending(s, st, fn, arg, err);
+}
+
+int state_items_retry(state_db *s, int64_t stale_before_ms, state_item_fn fn, void *arg, nm_err *err)
+{
+    sqlite3_stmt *st = stmt(s, S_PENDING_UNQUEUED, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, stale_before_ms);
+    return each_pending(s, st, fn, arg, err);
 }
 
 static int64_t count(state_db *s, sqlite3_stmt *st, nm_err *err)

@@ -78,9 +78,12 @@ int state_item_confirm(state_db *db, const char *id, int64_t now, nm_err *err);
 
 /* Called per pending item; return 0 to go on. */
 typedef int (*state_item_fn)(void *arg, const char *id, const char *feed, const char *json);
-/* Calls fn for each pending item of feed (feed NULL: every pending item
-   whose last attempt did not reach the queue). Returns 0 or -1. */
+/* Calls fn for each pending item of feed, oldest attempt first. Returns 0 or -1. */
 int state_items_pending(state_db *db, const char *feed, state_item_fn fn, void *arg, nm_err *err);
+/* Calls fn for each pending item whose last attempt did not reach the send
+   queue or was made before stale_before_ms (epoch ms; 0 = only the former).
+   Returns 0 or -1. */
+int state_items_retry(state_db *db, int64_t stale_before_ms, state_item_fn fn, void *arg, nm_err *err);
 /* Returns the number of pending items of feed (NULL = all), or -1. */
 int64_t state_count_pending(state_db *db, const char *feed, nm_err *err);
 /* Returns the number of pending items attempted at or after since_ms, or -1. */

@@ -176,7 +176,8 @@ typedef struct notif_msg {
     size_t n;
 } notif_msg;
 
-enum notif_markup { NOTIF_PLAIN, NOTIF_HTML, NOTIF_MARKDOWN, NOTIF_SLACK };
+/* NOTIF_MK_TGHTML: Telegram's HTML subset (no <br>, lists or <mark>). */
+enum notif_markup { NOTIF_MK_PLAIN, NOTIF_MK_HTML, NOTIF_MK_MARKDOWN, NOTIF_MK_SLACK, NOTIF_MK_TGHTML };
 
 /* Returns the one-line title of m (a new string). */
 char *notif_render_title(const notif_msg *m);

@@ -1,0 +1,329 @@
+/*
+ * store_bench: ingestion throughput and search latency of the store.
+ *
+ * 1. Generates N articles (deterministic pseudo-random text in English,
+ *    Russian, Polish and Lithuanian words; 10% near-duplicates of an
+ *    earlier article, 30% with themes) and writes the same rows as CSV.
+ * 2. Ingests them through store_ingest (the daemon's path: feed, version,
+ *    FTS, story grouping, matches, alerts) in batches of BATCH per
+ *    transaction, and reports articles/s.
+ * 3. The floor: the sqlite3 shell imports the same CSV in one transaction
+ *    into a plain table, then also into an FTS5 (unicode61) index; the
+ *    wall time of each, measured in the same run.
+ * 4. Runs 100 searches (the newsmonctl search query: FTS5 MATCH, bm25
+ *    order, snippet, top 20) over the ingested database: p50 and p99.
+ *
+ * usage: store_bench DIR [N]   (run.sh builds and runs it)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#include "common/nm_msg.h"
+#include "common/nm_util.h"
+#include "store/store_db.h"
+
+#define BATCH 500
+#define QUERIES 100
+
+static uint64_t rng = 0x243F6A8885A308D3ULL;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static const char *const base_words[] = {
+    "belarus", "minsk", "lukashenko", "border", "troops", "drone", "balloon", "sanctions",
+    "espionage", "KGB", "recruited", "diaspora", "Astravets", "nuclear", "migration", "Lithuania",
+    "Poland", "Vilnius", "Warsaw", "exercise", "missile", "Беларусь", "Минск", "граница", "войска",
+    "задержали", "шпионаж", "Лукашенко", "беспилотник", "санкции", "Białoruś", "granica",
+    "żołnierze", "Łukaszenka", "przemyt", "Baltarusija", "pasienio", "kontrabanda", "žvalgyba",
+    "the", "of", "and", "in", "to", "a", "said", "on", "that", "was", "for", "with", "by", "и",
+    "в", "на", "что", "не", "w", "z", "na", "się", "ir", "kad", "su",
+};
+#define N_BASE (sizeof base_words / sizeof base_words[0])
+#define N_VOCAB 8000
+
+static char *vocab[N_VOCAB];
+
+static void make_vocab(void)
+{
+    static const char *const syll[] = { "ka", "ro", "mi", "ne", "sto", "li", "va", "ter", "zu",
+                                        "an", "pol", "gra", "ni", "ce", "de", "ру", "ска", "но",
+                                        "ві", "ło", "ža", "ų", "ė" };
+    for (int i = 0; i < N_VOCAB; i++) {
+        if (i < (int)N_BASE) {
+            vocab[i] = nm_xstrdup(base_words[i]);
+            continue;
+        }
+        nm_buf b;
+        nm_buf_init(&b);
+        int n = 2 + (int)(next() % 3);
+        for (int k = 0; k < n; k++)
+            nm_buf_adds(&b, syll[next() % (sizeof syll / sizeof syll[0])]);
+        vocab[i] = nm_buf_steal(&b);
+    }
+}
+
+/* Zipf-ish: small indexes are much more frequent. */
+static const char *word(void)
+{
+    uint64_t r = next();
+    if (r % 3 == 0)
+        return vocab[r / 3 % N_BASE];
+    double u = (double)(next() % 1000000) / 1000000.0;
+    return vocab[(size_t)(u * u * N_VOCAB) % N_VOCAB];
+}
+
+static char *words(int n)
+{
+    nm_buf b;
+    nm_buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        nm_buf_adds(&b, word());
+        nm_buf_adds(&b, i % 17 == 16 ? ". " : " ");
+    }
+    return nm_buf_steal(&b);
+}
+
+static const char *const themes[] = { "espionage", "repression", "military", "border", "airspace",
+                                      "migration", "sanctions", "nuclear", "influence", "cyber",
+                                      "politics" };
+
+static void make_article(nm_classified *c, int i, nm_classified *arts)
+{
+    nm_classified_init(c);
+    nm_article *a = &c->article;
+    a->id = nm_xasprintf("https://site%d.example/news/%d", i % 97, i);
+    a->link = nm_xstrdup(a->id);
+    if (i > 10 && next() % 10 == 0) {   /* a syndicated copy with a new ending */
+        const nm_article *src = &arts[next() % (uint64_t)i].article;
+        a->title = nm_xstrdup(src->title);
+        char *tail = words(10);
+        a->text = nm_xasprintf("%s %s", src->text, tail);
+        free(tail);
+    } else {
+        a->title = words(8);
+        a->text = words(150 + (int)(next() % 200));
+    }
+    a->summary = words(25);
+    a->published = nm_xasprintf("2026-01-%02dT%02d:%02d:00Z", 1 + i % 28, i % 24, i % 60);
+    a->feed = nm_xasprintf("https://site%d.example/feed.xml", i % 97);
+    a->feed_title = nm_xasprintf("Site %d", i % 97);
+    a->lang = nm_xstrdup("en");
+    c->ruleset = nm_xstrdup("bench");
+    if (next() % 10 < 3) {
+        int n = 1 + (int)(next() % 2);
+        c->themes = nm_xcalloc((size_t)n, sizeof *c->themes);
+        for (int k = 0; k < n; k++) {
+            nm_theme_hit *h = &c->themes[c->n_themes++];
+            h->id = nm_xstrdup(themes[(next() % 5) * 2 + (size_t)k]);
+            h->severity = nm_xstrdup("high");
+            h->score = 3;
+            h->matches = json_pack("[{s:s,s:s,s:i,s:s}]", "term", "belarus*", "field", "title",
+                                   "offset", 0, "text", "Belarus");
+        }
+    }
+}
+
+static void csv_field(FILE *f, const char *s, char end)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+    fputc(end, f);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs the sqlite3 shell on a script. Returns wall milliseconds or -1. */
+static double run_shell(const char *db, const char *script_path)
+{
+    char *cmd = nm_xasprintf("sqlite3 -batch '%s' < '%s'", db, script_path);
+    int64_t t0 = nm_now_ms();
+    int rc = system(cmd);
+    double ms = (double)(nm_now_ms() - t0);
+    free(cmd);
+    return rc == 0 ? ms : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: store_bench DIR [N]\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    int n = argc > 2 ? atoi(argv[2]) : 100000;
+    if (n < 100) {
+        fprintf(stderr, "N must be at least 100\n");
+        return 2;
+    }
+    make_vocab();
+    nm_classified *arts = nm_xcalloc((size_t)n, sizeof *arts);
+    char *csv = nm_xasprintf("%s/articles.csv", dir);
+    FILE *f = fopen(csv, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", csv);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        make_article(&arts[i], i, arts);
+        const nm_article *a = &arts[i].article;
+        csv_field(f, a->id, ',');
+        csv_field(f, a->link, ',');
+        csv_field(f, a->title, ',');
+        csv_field(f, a->summary, ',');
+        csv_field(f, a->text, ',');
+        csv_field(f, a->published, ',');
+        csv_field(f, a->feed, '\n');
+    }
+    fclose(f);
+
+    /* 2. store_ingest */
+    char *path = nm_xasprintf("%s/store.db", dir);
+    nm_err err;
+    struct store_options opt;
+    store_options_default(&opt);
+    store_db *db = store_db_open(path, &opt, &err);
+    if (!db) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    int64_t t0 = nm_now_ms();
+    int64_t alerts = 0, grouped = 0;
+    for (int i = 0; i < n; i++) {
+        if (i % BATCH == 0 && store_begin(db, &err) < 0)
+            break;
+        struct store_ingest_result r;
+        if (store_ingest(db, &arts[i], &r, &err) < 0) {
+            fprintf(stderr, "ingest %d: %s\n", i, err.msg);
+            return 1;
+        }
+        alerts += r.alert_id != 0;
+        grouped += r.followup > 0;
+        if ((i % BATCH == BATCH - 1 || i == n - 1) && store_commit(db, &err) < 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+    }
+    double ingest_ms = (double)(nm_now_ms() - t0);
+    store_db_close(&db);
+
+    /* 3. the sqlite3 shell floor, same rows, one transaction */
+    char *script = nm_xasprintf("%s/import.sql", dir);
+    char *text = nm_xasprintf(
+        "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=NORMAL;\n"
+        "CREATE TABLE a(id TEXT PRIMARY KEY, link TEXT, title TEXT, summary TEXT, text TEXT,"
+        " published TEXT, feed TEXT);\n"
+        "BEGIN;\n.mode csv\n.import '%s' a\nCOMMIT;\n", csv);
+    write_file(script, text);
+    free(text);
+    char *floor_db = nm_xasprintf("%s/floor.db", dir);
+    double floor_ms = run_shell(floor_db, script);
+    char *script2 = nm_xasprintf("%s/import_fts.sql", dir);
+    text = nm_xasprintf(
+        "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=NORMAL;\n"
+        "CREATE TABLE a(id TEXT PRIMARY KEY, link TEXT, title TEXT, summary TEXT, text TEXT,"
+        " published TEXT, feed TEXT);\n"
+        "CREATE VIRTUAL TABLE f USING fts5(title, body, content='a', content_rowid='rowid',"
+        " tokenize='unicode61 remove_diacritics 2');\n"
+        "BEGIN;\n.mode csv\n.import '%s' a\n"
+        "INSERT INTO f(rowid, title, body) SELECT rowid, title, text FROM a;\nCOMMIT;\n", csv);
+    write_file(script2, text);
+    free(text);
+    char *floor2_db = nm_xasprintf("%s/floor_fts.db", dir);
+    double floor2_ms = run_shell(floor2_db, script2);
+
+    /* 4. search latency, the query newsmonctl search runs */
+    opt.read_only = 1;
+    db = store_db_open(path, &opt, &err);
+    if (!db) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(store_db_handle(db),
+            "SELECT a.ext_id, v.title, highlight(fts, 0, '[', ']'),"
+            " snippet(fts, 1, '[', ']', '…', 16), bm25(fts, 4.0, 1.0) AS r"
+            " FROM fts JOIN versions v ON v.id = fts.rowid JOIN articles a ON a.current_version_id = v.id"
+            " WHERE fts MATCH ?1 ORDER BY r LIMIT 20", -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s\n", sqlite3_errmsg(store_db_handle(db)));
+        return 1;
+    }
+    double lat[QUERIES];
+    int64_t hits = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        char *query;
+        switch (q % 4) {
+        case 0: query = nm_xasprintf("\"%s\"", word()); break;
+        case 1: query = nm_xasprintf("\"%s\" \"%s\"", word(), word()); break;
+        case 2: query = nm_xasprintf("\"%.3s\"*", word()); break;
+        default: query = nm_xasprintf("\"%s %s\"", word(), word()); break;
+        }
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, query, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            hits++;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        lat[q] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        free(query);
+    }
+    sqlite3_finalize(st);
+    store_db_close(&db);
+    qsort(lat, QUERIES, sizeof lat[0], cmp_double);
+
+    double rate = n / (ingest_ms / 1000.0);
+    printf("articles: %d (alerts %lld, joined an existing story %lld)\n", n, (long long)alerts,
+           (long long)grouped);
+    printf("store_ingest (FTS, stories, matches, alerts; batches of %d): %.0f ms = %.0f articles/s "
+           "(target >= 5000)\n", BATCH, ingest_ms, rate);
+    if (floor_ms >= 0)
+        printf("floor: sqlite3 shell .import, plain table, one transaction: %.0f ms = %.0f rows/s "
+               "(store_ingest takes %.1fx its time)\n", floor_ms, n / (floor_ms / 1000.0),
+               ingest_ms / floor_ms);
+    if (floor2_ms >= 0)
+        printf("floor: sqlite3 shell .import + FTS5 unicode61 index, one transaction: %.0f ms = "
+               "%.0f rows/s (store_ingest takes %.1fx its time)\n", floor2_ms,
+               n / (floor2_ms / 1000.0), ingest_ms / floor2_ms);
+    printf("search over %d articles, %d queries (%lld rows returned): p50 %.2f ms, p99 %.2f ms, "
+           "max %.2f ms (target p99 < 50 ms)\n", n, QUERIES, (long long)hits, lat[QUERIES / 2],
+           lat[QUERIES * 99 / 100], lat[QUERIES - 1]);
+    for (int i = 0; i < n; i++)
+        nm_classified_clear(&arts[i]);
+    free(arts);
+    for (int i = 0; i < N_VOCAB; i++)
+        free(vocab[i]);
+    free(csv);
+    free(path);
+    free(script);
+    free(script2);
+    free(floor_db);
+    free(floor2_db);
+    return rate >= 5000 && lat[QUERIES * 99 / 100] < 50 ? 0 : 1;
+}
