@@ -14,6 +14,7 @@
  */
 #include "classifier/rules.h"
 #include "common/nm_bus.h"
+#include "common/nm_control.h"
 #include "common/nm_daemon.h"
 #include "common/nm_log.h"
 #include "common/nm_msg.h"
@@ -21,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 struct classifier_conf {
@@ -40,7 +42,9 @@ struct classifier {
     rule_set *rules;          /* the rules in force */
     void *in;                 /* PULL from the fetchers */
     void *out;                /* PUSH to the store */
-    uint64_t n_in, n_out, n_bad, n_dropped, n_fired;
+    nm_control *control;      /* status and reload requests from newsmonctl */
+    int64_t rules_loaded;     /* when the rules in force were loaded (epoch s) */
+    uint64_t n_in, n_out, n_bad, n_dropped, n_fired, n_reloads, n_reload_refused;
 };
 
 /* Loads the rules folder, logging every diagnostic. Returns the set or NULL. */
@@ -66,21 +70,58 @@ static void log_rules_in_force(const struct classifier *c, const char *what)
     nm_daemon_status("rules %.12s: %zu themes", rule_set_version(c->rules), st.themes);
 }
 
-static void on_signal(nm_loop *loop, int signo, void *arg)
+/* Builds a new rule set from the folder and swaps it in; on any error the
+   rules in force stay. Returns 0 or -1, with a message for the operator. */
+static int reload_rules(void *arg, char **message)
 {
     struct classifier *c = arg;
-    if (signo != SIGHUP)
-        return;
     nm_daemon_reloading();
     rule_set *rs = load_rules(c->conf.rules);
+    int r = 0;
     if (rs) {
         rule_set_destroy(&c->rules);
         c->rules = rs;
+        c->rules_loaded = time(NULL);
+        c->n_reloads++;
         log_rules_in_force(c, "reloaded");
+        *message = nm_xasprintf("rules reloaded from %s: version %s", c->conf.rules, rule_set_version(rs));
     } else {
+        c->n_reload_refused++;
         log_warn("keeping the rules in force (version %.12s)", rule_set_version(c->rules));
+        *message = nm_xasprintf("rules folder %s refused (see the classifier's log, or run newsmonctl rules "
+                                "check %s); keeping version %s", c->conf.rules, c->conf.rules,
+                                rule_set_version(c->rules));
+        r = -1;
     }
     nm_daemon_reloaded();
+    return r;
+}
+
+static void on_signal(nm_loop *loop, int signo, void *arg)
+{
+    char *msg = NULL;
+    if (signo == SIGHUP)
+        reload_rules(arg, &msg);
+    free(msg);
+}
+
+static void status(json_t *j, void *arg)
+{
+    struct classifier *c = arg;
+    rule_set_stats st;
+    rule_set_get_stats(c->rules, &st);
+    char when[32];
+    nm_control_time(c->rules_loaded, when, sizeof when);
+    json_object_set_new(j, "rules", json_pack("{s:s, s:s, s:s, s:I, s:I}", "folder", c->conf.rules,
+                                              "version", rule_set_version(c->rules), "loaded", when,
+                                              "themes", (json_int_t)st.themes, "terms", (json_int_t)st.terms));
+    json_object_set_new(j, "messages_in", json_integer((json_int_t)c->n_in));
+    json_object_set_new(j, "messages_out", json_integer((json_int_t)c->n_out));
+    json_object_set_new(j, "articles_with_themes", json_integer((json_int_t)c->n_fired));
+    json_object_set_new(j, "malformed", json_integer((json_int_t)c->n_bad));
+    json_object_set_new(j, "not_passed_on", json_integer((json_int_t)c->n_dropped));
+    json_object_set_new(j, "reloads", json_integer((json_int_t)c->n_reloads));
+    json_object_set_new(j, "reloads_refused", json_integer((json_int_t)c->n_reload_refused));
 }
 
 /* Classifies one article and sends the result. */
@@ -184,6 +225,12 @@ int main(int argc, char **argv)
         fatal("[bus] store_in: %s", err.msg);
     nm_loop_add_socket(loop, c.in, on_article, &c);
     nm_loop_on_signal(loop, on_signal, &c);
+    c.rules_loaded = time(NULL);
+    char *ctl_name = nm_daemon_control_name(&c.conf.common, "classifier");
+    c.control = nm_control_open(loop, c.conf.common.control_dir, ctl_name, status, reload_rules, &c, &err);
+    if (!c.control)
+        fatal("control socket in %s: %s", c.conf.common.control_dir, err.msg);
+    free(ctl_name);
 
     log_rules_in_force(&c, "loaded");
     nm_daemon_ready(loop, "classifying");
@@ -192,6 +239,7 @@ int main(int argc, char **argv)
     log_info("stopping%s: %llu articles in, %llu out (%llu with themes), %llu malformed, %llu not passed on",
              sig ? " on signal" : "", (unsigned long long)c.n_in, (unsigned long long)c.n_out,
              (unsigned long long)c.n_fired, (unsigned long long)c.n_bad, (unsigned long long)c.n_dropped);
+    nm_control_close(&c.control);
     nm_bus_close(&c.in);
     nm_bus_close(&c.out);
     nm_bus_term();

@@ -378,29 +378,33 @@ static void read_signals(nm_loop *l)
     }
 }
 
-/* Runs due timers; returns ms until the next one (-1 = none). */
+/* Runs due timers; returns ms until the next one (-1 = none). The next
+   wake-up is computed after every due timer ran, because a callback may add
+   timers (into a slot already passed) or reset others. */
 static int64_t run_timers(nm_loop *l)
 {
-    int64_t now = nm_now_ms(), next = -1;
+    int64_t now = nm_now_ms();
     for (size_t i = 0; i < l->n_timers && !l->stopping; i++) {
         struct timer *t = &l->timers[i];
+        if (!t->id || t->due > now)
+            continue;
+        nm_loop_timer_fn fn = t->fn;
+        void *arg = t->arg;
+        if (t->interval > 0)
+            t->due = now + t->interval;
+        else
+            t->id = 0;
+        fn(l, arg);           /* may add timers: l->timers may move */
+    }
+    now = nm_now_ms();
+    int64_t next = -1;
+    for (size_t i = 0; i < l->n_timers; i++) {
+        const struct timer *t = &l->timers[i];
         if (!t->id)
             continue;
-        if (t->due <= now) {
-            int id = t->id;
-            nm_loop_timer_fn fn = t->fn;
-            void *arg = t->arg;
-            if (t->interval > 0)
-                t->due = now + t->interval;
-            else
-                t->id = 0;
-            fn(l, arg);           /* may add timers: l->timers may move */
-            t = &l->timers[i];
-            if (t->id != id)
-                continue;
-        }
-        if (t->id && (next < 0 || t->due - now < next))
-            next = t->due - now < 0 ? 0 : t->due - now;
+        int64_t wait = t->due - now < 0 ? 0 : t->due - now;
+        if (next < 0 || wait < next)
+            next = wait;
     }
     return next;
 }

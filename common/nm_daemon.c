@@ -26,6 +26,8 @@ static const nm_conf_key common_keys[] = {
       "alerts to deliver (store binds, notifiers connect)" },
     { "bus", "control_dir", NM_CONF_STRING, C(control_dir), "/run/newsmon", 1, 0,
       "folder of the daemons' control sockets" },
+    { "bus", "instance", NM_CONF_STRING, C(instance), "", 1, 0,
+      "tells apart several daemons of one kind on a host (control socket name)" },
     { "bus", "hwm", NM_CONF_INT, C(hwm), "10000", 1, 10000000, "high-water mark, messages" },
     { "bus", "max_message", NM_CONF_SIZE, C(max_message), "16M", 1024, 1LL << 30, "largest message accepted" },
     { "bus", "linger", NM_CONF_DURATION, C(linger), "2s", 0, 60000, "how long unsent messages hold a stopping daemon" },
@@ -218,4 +220,17 @@ void nm_daemon_reloading(void)
 void nm_daemon_reloaded(void)
 {
     sd_notify(0, "READY=1");
+}
+
+char *nm_daemon_control_name(const struct nm_common_conf *c, const char *kind)
+{
+    if (c->instance && *c->instance)
+        return nm_xasprintf("%s-%s", kind, c->instance);
+    return nm_xstrdup(kind);
+}
+
+const nm_conf_key *nm_daemon_common_keys(size_t *n)
+{
+    *n = NM_ARRAY_LEN(common_keys);
+    return common_keys;
 }

@@ -21,6 +21,7 @@ struct nm_common_conf {
     char *store_events;    /* store PUB binds ("stored" confirmations); fetchers connect */
     char *alerts;          /* store PUSH binds; notifiers connect */
     char *control_dir;     /* each daemon binds ipc://<dir>/<name>.ctl for status */
+    char *instance;        /* "" or a name telling apart several daemons of a kind on one host */
     int64_t hwm;           /* high-water mark, messages */
     int64_t max_message;   /* bytes */
     int64_t linger;        /* ms */
@@ -65,6 +66,10 @@ typedef void (*nm_daemon_validate_fn)(void *conf, const char *path, nm_conf_erro
 int nm_daemon_load_config_checked(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
                                   void *conf, nm_conf_named_fn named, void *named_arg,
                                   nm_daemon_validate_fn validate);
+/* The common [bus] and [log] keys (offsets into struct nm_common_conf),
+   for tools that read only those from the daemons' configuration. */
+const nm_conf_key *nm_daemon_common_keys(size_t *n);
+
 /* Releases the strings of conf. */
 void nm_daemon_free_config(const nm_conf_key *schema, size_t n_schema, void *conf);
 
@@ -73,6 +78,10 @@ void nm_daemon_init_log(const struct nm_daemon_args *a, const struct nm_common_c
 
 /* Socket options from the [bus] keys (no CURVE keys: see nm_daemon_curve). */
 struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c);
+
+/* Returns the control socket name of this daemon: kind ("fetcher"), or
+   "kind-instance" when [bus] instance is set (malloc'd). */
+char *nm_daemon_control_name(const struct nm_common_conf *c, const char *kind);
 
 /* systemd: READY=1 and watchdog pings on loop (when WatchdogSec is set). */
 void nm_daemon_ready(nm_loop *loop, const char *status);

@@ -64,8 +64,11 @@ static int cmd_parse_feed(int argc, char **argv)
     if (rc < 0)
         ctl_error("%s: %s", path, err.msg);
     json_t *j = feed_to_json(&f);
-    if (rc < 0)
-        json_array_append_new(json_object_get(json_object_get(j, "feed"), "errors"), json_string(err.msg));
+    if (rc < 0) {
+        json_t *jf = json_object_get(j, "feed");
+        json_array_append_new(json_object_get(jf, "errors"), json_string(err.msg));
+        json_object_set_new(jf, "bozo", json_true());
+    }
     json_dumpf(j, stdout, pretty ? JSON_INDENT(2) : JSON_COMPACT);
     fputc('\n', stdout);
     json_decref(j);

@@ -177,7 +177,7 @@ static void find_text(xmlDoc *doc, const char *url, const struct site_rules *rul
     }
     char *text = NULL;
     if (n_elems <= EXTRACT_MAX_ELEMENTS)
-        text = nonblank(extract_readability_text(doc, m->title ? m->title : "", byline));
+        text = nonblank(extract_readability_text(doc, m->title ? m->title : "", m->byline != NULL, byline));
     size_t tl = text ? utf8_chars(text, strlen(text)) : 0;
     if (m->json_ld_body && tl < SHORT_TEXT) {
         nm_buf b;

@@ -8,6 +8,7 @@
 #include "fetcher/extract_int.h"
 
 #include <string.h>
+#include <utf8proc.h>
 
 void nodevec_push(struct nodevec *nv, xmlNode *n)
 {
@@ -349,4 +350,36 @@ void dom_match_string(const xmlNode *n, nm_buf *b)
     nm_buf_adds(b, cls ? cls : "");
     nm_buf_addc(b, ' ');
     nm_buf_adds(b, id ? id : "");
+}
+
+char *extract_casefold(const char *s)
+{
+    nm_buf b;
+    nm_buf_init(&b);
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_int32_t cp;
+    bool space = false;
+    for (;;) {
+        size_t w = utf8_space_len(p);
+        if (w) {
+            space = true;
+            p += w;
+            continue;
+        }
+        if (!*p)
+            break;
+        utf8proc_ssize_t k = utf8proc_iterate(p, -1, &cp);
+        if (k <= 0) {
+            p++;
+            continue;
+        }
+        p += k;
+        if (space && b.len)
+            nm_buf_addc(&b, ' ');
+        space = false;
+        utf8proc_uint8_t enc[4];
+        utf8proc_ssize_t n = utf8proc_encode_char(utf8proc_tolower(cp), enc);
+        nm_buf_add(&b, enc, (size_t)n);
+    }
+    return nm_buf_steal(&b);
 }

@@ -79,6 +79,8 @@ bool dom_text_blank(const xmlNode *n);
 /* Returns the number of characters of whitespace at s (0 when none): ASCII
    blanks, NBSP and the other Unicode spaces. */
 size_t utf8_space_len(const unsigned char *s);
+/* Returns s lower-cased (Unicode case folding) and trimmed, malloc'd. */
+char *extract_casefold(const char *s);
 /* Returns the number of characters (code points) in the first n bytes of s. */
 size_t utf8_chars(const char *s, size_t n);
 
@@ -129,9 +131,10 @@ double extract_text_similarity(const char *a, const char *b);
 
 /* Runs the main-content algorithm on doc (which it prepares and may
    modify) with the article title. Returns the article's plain text
-   (malloc'd), or NULL when nothing was found. When *byline is NULL and the
-   page has a byline element, *byline gets its text (malloc'd). */
-char *extract_readability_text(xmlDoc *doc, const char *title, char **byline);
+   (malloc'd), or NULL when nothing was found. When the metadata named no
+   author (!have_byline) and the page has a byline element, *byline gets its
+   text (malloc'd). */
+char *extract_readability_text(xmlDoc *doc, const char *title, bool have_byline, char **byline);
 
 /* ---- text (extract_text.c) ---- */
 

@@ -1,6 +1,6 @@
 /*
  * extract_readability: finding the article in a page, after Mozilla
- * Readability (Readability.js 0.5, Apache licence), whose pages and
+ * Readability (Readability.js 0.6, Apache licence), whose pages and
  * expected output are our quality corpus. The steps, in its words:
  *
  *  - prepare: drop scripts, styles, <font>; turn runs of <br> into <p>;
@@ -20,6 +20,10 @@
  *  - if under 500 characters survive, retry without stripping unlikely
  *    candidates, then without class weights, then without conditional
  *    cleaning, and keep the longest result.
+ *
+ * Not taken from 0.6: keeping any block that holds a data table. libxml2
+ * builds old table layouts differently from an HTML5 parser, and with that
+ * rule a sidebar table counted as data kept whole page wrappers.
  *
  * Beyond Readability: cookie/consent banners and language switchers count
  * as unlikely candidates and <nav> elements go with the navigation roles.
@@ -54,6 +58,7 @@ struct rd {
     int flags;
     const char *title;     /* the article title, to drop the heading that repeats it */
     char **byline;         /* where the byline found in the page goes (shared by the attempts) */
+    bool have_byline;      /* the metadata named the author: leave bylines in the page alone */
     struct nodevec grave;  /* nodes taken out, freed with the pass */
     void **infos;          /* rd_info allocations */
     size_t n_infos, cap_infos;
@@ -75,9 +80,9 @@ static void compile_regexes(void)
     regcomp(&re_maybe, "and|article|body|column|content|main|shadow", f);
     regcomp(&re_positive, "article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story", f);
     regcomp(&re_negative,
-            "-ad-|hidden|^hid$| hid$| hid |^hid |banner|combx|comment|com-|contact|foot|footer|footnote|gdpr|"
+            "-ad-|hidden|^hid$| hid$| hid |^hid |banner|combx|comment|com-|contact|footer|gdpr|"
             "masthead|media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|"
-            "shopping|tags|tool|widget",
+            "shopping|tags|widget",
             f);
     regcomp(&re_byline, "byline|author|dateline|writtenby|p-author", f);
     regcomp(&re_share, "(\\b|_)(share|sharedaddy)(\\b|_)", f);
@@ -94,7 +99,7 @@ static bool match(const regex_t *re, const char *s)
 
 static const char *const tags_to_score[] = { "section", "h2", "h3", "h4", "h5", "h6", "p", "td", "pre", NULL };
 static const char *const div_to_p_elems[] = { "blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", NULL };
-static const char *const alter_to_div_exceptions[] = { "div", "article", "section", "p", NULL };
+static const char *const alter_to_div_exceptions[] = { "div", "article", "section", "p", "ol", "ul", NULL };
 static const char *const phrasing_elems[] = {
     "abbr", "audio", "b", "bdo", "br", "button", "cite", "code", "data", "datalist", "dfn", "em", "embed",
     "i", "img", "input", "kbd", "label", "mark", "math", "meter", "noscript", "object", "output",
@@ -446,7 +451,7 @@ static bool scored(const xmlNode *n)
 
 static bool check_byline(struct rd *rd, xmlNode *n, const char *match_string)
 {
-    if (*rd->byline)
+    if (*rd->byline || rd->have_byline)
         return false;
     const char *rel = dom_attr(n, "rel"), *itemprop = dom_attr(n, "itemprop");
     if (!((rel && strcmp(rel, "author") == 0) || (itemprop && strstr(itemprop, "author")) ||
@@ -456,12 +461,22 @@ static bool check_byline(struct rd *rd, xmlNode *n, const char *match_string)
     nm_buf_init(&b);
     dom_inner_text(n, &b);
     size_t len = utf8_chars(b.data ? b.data : "", b.len);
-    if (len > 0 && len < 100) {
-        *rd->byline = nm_buf_steal(&b);
-        return true;
+    if (len == 0 || len >= 100) {
+        nm_buf_free(&b);
+        return false;
     }
-    nm_buf_free(&b);
-    return false;
+    /* Prefer the part marked itemprop=name (the name without "By" and the date). */
+    xmlNode *end = dom_next_node(n, true);
+    for (xmlNode *x = dom_next_node(n, false); x && x != end; x = dom_next_node(x, false)) {
+        const char *ip = dom_attr(x, "itemprop");
+        if (ip && strstr(ip, "name")) {
+            nm_buf_reset(&b);
+            dom_inner_text(x, &b);
+            break;
+        }
+    }
+    *rd->byline = nm_buf_steal(&b);
+    return true;
 }
 
 static bool header_duplicates_title(struct rd *rd, xmlNode *n)
@@ -805,6 +820,27 @@ static double text_density(xmlNode *e, const char *const *tags)
     return (double)cl / (double)tl;
 }
 
+/* Returns true when text is only an advertisement label or a loading notice
+   (Readability's adWords and loadingWords). */
+static bool is_ad_or_loading(const char *text)
+{
+    static const char *const words[] = {
+        "ad", "advertising", "advertisement", "pub", "publicité", "werb", "werbung", "广告", "реклама",
+        "anuncio", "loading", "正在加载", "загрузка", "chargement", "cargando", NULL,
+    };
+    char *low = extract_casefold(text);
+    size_t n = strlen(low);
+    if (n >= 3 && strcmp(low + n - 3, "...") == 0)
+        low[n -= 3] = 0;
+    else if (n >= 3 && strcmp(low + n - 3, "\xE2\x80\xA6") == 0)
+        low[n -= 3] = 0;
+    bool hit = false;
+    for (size_t i = 0; words[i] && !hit; i++)
+        hit = strcmp(low, words[i]) == 0;
+    free(low);
+    return hit;
+}
+
 /* Returns true when Readability's _cleanConditionally would remove node. */
 static bool fishy(struct rd *rd, xmlNode *node, const char *tag)
 {
@@ -846,12 +882,19 @@ static bool fishy(struct rd *rd, xmlNode *node, const char *tag)
         }
     size_t embed_count = emb.n;
     nodevec_free(&emb);
+    if (is_ad_or_loading(nm_buf_cstr(&rd->tmp)))
+        return true;
     double ld = link_density(node);
+    static const char *const textish[] = {
+        "span", "li", "td", "blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", NULL,
+    };
+    double td = text_density(node, textish);
     bool in_figure = has_ancestor(node, "figure", 3, false);
     bool remove = (img > 1 && p / img < 0.5 && !in_figure) || (!is_list && li > p) || (input > floor(p / 3)) ||
-                  (!is_list && heading_density < 0.9 && content_len < 25 && (img == 0 || img > 2) && !in_figure) ||
+                  (!is_list && !in_figure && heading_density < 0.9 && content_len < 25 && (img == 0 || img > 2) &&
+                   ld > 0) ||
                   (!is_list && weight < 25 && ld > 0.2) || (weight >= 25 && ld > 0.5) ||
-                  (embed_count == 1 && content_len < 75) || embed_count > 1;
+                  (embed_count == 1 && content_len < 75) || embed_count > 1 || (img == 0 && td == 0);
     if (is_list && remove) {
         for (xmlNode *c = dom_first_elem(node); c; c = dom_next_elem(c))
             if (dom_elem_count(c) > 1)
@@ -954,9 +997,9 @@ static void rd_end(struct rd *rd)
 
 /* One attempt of _grabArticle on doc with flags. Returns the article text
    (malloc'd) and sets *len to Readability's measure of it. */
-static char *grab_article(xmlDoc *doc, int flags, const char *title, char **byline, size_t *len)
+static char *grab_article(xmlDoc *doc, int flags, const char *title, bool have_byline, char **byline, size_t *len)
 {
-    struct rd rd = { .doc = doc, .flags = flags, .title = title, .byline = byline };
+    struct rd rd = { .doc = doc, .flags = flags, .title = title, .byline = byline, .have_byline = have_byline };
     nm_buf_init(&rd.tmp);
     zero_private(doc);
     xmlNode *body = find_body(doc);
@@ -983,7 +1026,7 @@ static char *grab_article(xmlDoc *doc, int flags, const char *title, char **byli
     return text;
 }
 
-char *extract_readability_text(xmlDoc *doc, const char *title, char **byline)
+char *extract_readability_text(xmlDoc *doc, const char *title, bool have_byline, char **byline)
 {
     pthread_once(&re_once, compile_regexes);
     struct rd prep = { .doc = doc };
@@ -998,7 +1041,7 @@ char *extract_readability_text(xmlDoc *doc, const char *title, char **byline)
         bool last = attempt == NM_ARRAY_LEN(drop_order);
         xmlDoc *copy = last ? doc : xmlCopyDoc(doc, 1);
         size_t len;
-        char *text = grab_article(copy ? copy : doc, flags, title, byline, &len);
+        char *text = grab_article(copy ? copy : doc, flags, title, have_byline, byline, &len);
         if (copy && copy != doc)
             xmlFreeDoc(copy);
         if (text && len >= CHAR_THRESHOLD) {

@@ -124,15 +124,14 @@ static void leave(struct writer *w, const xmlNode *n)
 /* Returns true when line (n bytes, trimmed) is an advertisement label. */
 static bool is_ad_label(const char *line, size_t n)
 {
-    for (size_t i = 0; ad_labels[i]; i++)
-        if (strlen(ad_labels[i]) == n && strncasecmp(ad_labels[i], line, n) == 0)
-            return true;
-    /* strncasecmp folds ASCII only: compare the upper-case Cyrillic labels too. */
-    static const char *const upper[] = { "РЕКЛАМА", "РЭКЛАМА", NULL };
-    for (size_t i = 0; upper[i]; i++)
-        if (strlen(upper[i]) == n && memcmp(upper[i], line, n) == 0)
-            return true;
-    return false;
+    char *raw = nm_xstrndup(line, n);
+    char *low = extract_casefold(raw);
+    bool hit = false;
+    for (size_t i = 0; ad_labels[i] && !hit; i++)
+        hit = strcmp(low, ad_labels[i]) == 0;
+    free(low);
+    free(raw);
+    return hit;
 }
 
 /* Copies text to out without ad-label lines, at most one blank line in a row, trimmed. */

@@ -145,17 +145,16 @@ struct clean_stats {
 static void clean(const char *s, size_t n, nm_buf *out, struct clean_stats *st)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    if (out->cap < out->len + n + 1) {
-        out->data = nm_xrealloc(out->data, out->len + n + 64);
-        out->cap = out->len + n + 64;
+    /* The output is never longer than 3 bytes per input byte (U+FFFD for one bad byte). */
+    size_t need = out->len + 3 * n + 1;
+    if (out->cap < need) {
+        out->data = nm_xrealloc(out->data, need);
+        out->cap = need;
     }
+    unsigned char *o = (unsigned char *)out->data + out->len;
     while (p < end) {
-        const unsigned char *q = p;
-        while (q < end && ((*q >= 0x20 && *q < 0x80) || *q == '\n' || *q == '\t' || *q == '\r'))
-            q++;
-        if (q > p) {
-            nm_buf_add(out, p, (size_t)(q - p));
-            p = q;
+        if ((*p >= 0x20 && *p < 0x80) || *p == '\n' || *p == '\t' || *p == '\r') {
+            *o++ = *p++;
             continue;
         }
         unsigned cp;
@@ -166,16 +165,20 @@ static void clean(const char *s, size_t n, nm_buf *out, struct clean_stats *st)
             if (!st->invalid)
                 st->first_invalid = (size_t)(p - (const unsigned char *)s);
             st->invalid++;
-            nm_buf_add(out, "\xEF\xBF\xBD", 3);
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
             len = 1;
         } else if (cp == 0xFFFE || cp == 0xFFFF) {
-            nm_buf_add(out, "\xEF\xBF\xBD", 3);
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
         } else {
-            nm_buf_add(out, p, len);
+            memcpy(o, p, len);
+            o += len;
         }
         p += len;
     }
-    nm_buf_cstr(out);
+    out->len = (size_t)(o - (unsigned char *)out->data);
+    out->data[out->len] = '\0';
 }
 
 /* Returns the number of invalid UTF-8 sequences in p (n bytes), stopping at stop. */

@@ -27,6 +27,7 @@
 #include <zmq.h>
 
 #include "common/nm_bus.h"
+#include "common/nm_control.h"
 #include "common/nm_daemon.h"
 #include "common/nm_log.h"
 #include "common/nm_msg.h"
@@ -44,7 +45,8 @@
 #define ACCEPT_FEED "application/rss+xml, application/atom+xml, application/feed+json, " \
                     "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 #define ACCEPT_PAGE "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-#define RETRY_MS 5000
+#define RETRY_MS 1000          /* items the send queue refused are retried this often */
+#define STALE_MS 5000          /* --once: unconfirmed items are re-sent after this long */
 #define PURGE_EVERY_MS (6 * 3600 * 1000LL)
 
 /* One configured feed at run time. */
@@ -70,6 +72,7 @@ struct fetcher {
     struct site_rules *rules;   /* NULL when no site_rules file */
     void *push;                 /* fetch_out */
     void *sub;                  /* store_events */
+    nm_control *control;        /* status and reload requests from newsmonctl */
     struct feed_rt **feeds;
     size_t n_feeds;
     struct feed_limits limits;
@@ -90,7 +93,6 @@ struct page_job {
 struct poll_job {
     struct fetcher *f;
     struct feed_rt *feed;
-    int64_t started_ms;
 };
 
 static int64_t wall_ms(void)
@@ -235,7 +237,7 @@ static void on_retry(nm_loop *loop, void *arg)
 {
     struct fetcher *f = arg;
     nm_err err;
-    int64_t stale = f->args.once ? wall_ms() - RETRY_MS : 0;
+    int64_t stale = f->args.once ? wall_ms() - STALE_MS : 0;
     if (state_items_retry(f->db, stale, resend_one, f, &err) < 0)
         log_err("%s", err.msg);
     check_once_done(f);
@@ -486,7 +488,7 @@ static void on_feed_done(void *arg, struct http_result *res)
         char *charset = content_charset(res->content_type);
         if (feed_parse(res->body.data ? res->body.data : "", res->body.len, res->final_url, charset, &f->limits,
                        &parsed, &err) < 0) {
-            char *why = nm_xasprintf("not a feed: %s", err.msg);
+            char *why = nm_xasprintf("unreadable feed: %s", err.msg);
             poll_failed(f, &sf, why, 0);
             free(why);
         } else {
@@ -554,7 +556,6 @@ static void poll_feed(struct fetcher *f, struct feed_rt *r)
     struct poll_job *pj = nm_xcalloc(1, sizeof *pj);
     pj->f = f;
     pj->feed = r;
-    pj->started_ms = nm_now_ms();
     r->busy = true;
     f->n_polls++;
     if (http_get(f->http, &req, on_feed_done, pj, &err) < 0) {
@@ -690,19 +691,54 @@ static void apply_feeds(struct fetcher *f, const struct opml_list *list)
     f->n_feeds = list->n;
 }
 
-static void on_signal(nm_loop *loop, int signo, void *arg)
+/* Re-reads the feeds folder; a list with problems is refused whole.
+   Returns 0 with *message, or -1 with *message (malloc'd). */
+static int reload_feeds(void *arg, char **message)
 {
     struct fetcher *f = arg;
-    nm_daemon_reloading();
     struct opml_list list = { 0 };
+    int rc = 0;
     if (load_feeds(f, &list) < 0) {
-        log_err("reload refused: keeping the %zu feeds already loaded", f->n_feeds);
+        *message = nm_xasprintf("reload refused: the feed lists of %s have problems (see the log); "
+                                "keeping the %zu feeds already loaded", f->conf.feeds, f->n_feeds);
+        log_err("%s", *message);
+        rc = -1;
     } else {
         apply_feeds(f, &list);
-        log_info("reloaded the feed lists: %zu feeds", f->n_feeds);
+        *message = nm_xasprintf("reloaded the feed lists: %zu feeds", f->n_feeds);
+        log_info("%s", *message);
     }
     opml_list_clear(&list);
-    nm_daemon_ready(loop, "reloaded");
+    return rc;
+}
+
+static void on_signal(nm_loop *loop, int signo, void *arg)
+{
+    nm_daemon_reloading();
+    char *msg = NULL;
+    reload_feeds(arg, &msg);
+    free(msg);
+    nm_daemon_ready(loop, "polling");
+}
+
+/* The status reply of the control socket. */
+static void on_status(json_t *o, void *arg)
+{
+    struct fetcher *f = arg;
+    nm_err err;
+    size_t busy = 0;
+    for (size_t i = 0; i < f->n_feeds; i++)
+        busy += f->feeds[i]->busy;
+    json_object_set_new(o, "feeds", json_integer((json_int_t)f->n_feeds));
+    json_object_set_new(o, "polls_running", json_integer((json_int_t)busy));
+    json_object_set_new(o, "transfers", json_integer((json_int_t)http_pending(f->http)));
+    json_object_set_new(o, "polls", json_integer(f->n_polls));
+    json_object_set_new(o, "new_items", json_integer(f->n_new));
+    json_object_set_new(o, "sent", json_integer(f->n_sent));
+    json_object_set_new(o, "confirmed", json_integer(f->n_confirmed));
+    json_object_set_new(o, "pending", json_integer(state_count_pending(f->db, NULL, &err)));
+    json_object_set_new(o, "page_failures", json_integer(f->n_page_failed));
+    json_object_set_new(o, "bytes_received", json_integer(http_bytes_received(f->http)));
 }
 
 /* Rejects [feed NAME] sections, which belong in the OPML files. */
@@ -715,6 +751,29 @@ static char *on_named(void *arg, const char *kind, const char *name, const char 
 }
 
 /* ---- start-up ------------------------------------------------------------- */
+
+/* Checks what the schema cannot: the allow list, the intervals' order, the site rules file. */
+static void validate(void *conf, const char *path, nm_conf_errors *errs)
+{
+    struct fetcher_conf *c = conf;
+    nm_err err;
+    ssrf_allow *a = ssrf_allow_new(c->allow_private, &err);
+    if (!a)
+        nm_conf_errors_add(errs, "%s: [fetcher] allow_private: %s", path, err.msg);
+    ssrf_allow_destroy(&a);
+    if (c->min_interval > c->max_interval)
+        nm_conf_errors_add(errs, "%s: [fetcher] min_interval is longer than max_interval", path);
+    if (c->default_interval < c->min_interval || c->default_interval > c->max_interval)
+        nm_conf_errors_add(errs, "%s: [fetcher] default_interval is outside [min_interval, max_interval]", path);
+    if (c->max_size > c->max_decompressed)
+        nm_conf_errors_add(errs, "%s: [fetcher] max_size is larger than max_decompressed", path);
+    if (*c->site_rules) {
+        struct site_rules *r = site_rules_load(c->site_rules, &err);
+        if (!r)
+            nm_conf_errors_add(errs, "%s: [fetcher] site_rules: %s", path, err.msg);
+        site_rules_destroy(&r);
+    }
+}
 
 static int setup(struct fetcher *f)
 {
@@ -769,6 +828,13 @@ static int setup(struct fetcher *f)
         log_err("[bus] store_events: %s", err.msg);
         return -1;
     }
+    char *name = nm_daemon_control_name(&f->conf.common, "fetcher");
+    f->control = nm_control_open(f->loop, f->conf.common.control_dir, name, on_status, reload_feeds, f, &err);
+    free(name);
+    if (!f->control) {
+        log_err("control socket in %s: %s", f->conf.common.control_dir, err.msg);
+        return -1;
+    }
     feed_limits_default(&f->limits);
     f->limits.max_bytes = (size_t)f->conf.max_decompressed;
     f->limits.max_entries = (size_t)f->conf.max_entries;
@@ -777,6 +843,7 @@ static int setup(struct fetcher *f)
 
 static void teardown(struct fetcher *f, size_t n_schema, const nm_conf_key *schema)
 {
+    nm_control_close(&f->control);
     http_client_destroy(&f->http);
     for (size_t i = 0; i < f->n_feeds; i++)
         if (f->feeds[i])
@@ -799,7 +866,7 @@ int main(int argc, char **argv)
     nm_daemon_parse_args(argc, argv, "newsmon-fetcher", 1, &f.args);
     size_t n_schema;
     const nm_conf_key *schema = fetcher_conf_schema(&n_schema);
-    int rc = nm_daemon_load_config(&f.args, schema, n_schema, &f.conf, on_named, &f);
+    int rc = nm_daemon_load_config_checked(&f.args, schema, n_schema, &f.conf, on_named, &f, validate);
     if (f.args.check_only || rc < 0) {
         nm_daemon_free_config(schema, n_schema, &f.conf);
         free(f.args.overrides);

@@ -70,6 +70,8 @@ static const unsigned short cp1252[32] = {
 
 static void add_char(nm_buf *out, unsigned cp)
 {
+    if (cp == 0)
+        cp = 0xFFFD;
     if (cp >= 0x80 && cp <= 0x9F)
         cp = cp1252[cp - 0x80];
     if (cp <= 0x20 || cp == 0xA0 || cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200A) ||
@@ -86,8 +88,10 @@ void text_append(nm_buf *out, const char *s, const char *end)
        through a latin-1 decoder somewhere upstream: read them as meant. */
     const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
     while (p < e) {
+        /* A run of bytes copied as they are: printable ASCII and UTF-8
+           sequences whose lead byte cannot start a space or a C1 control. */
         const unsigned char *q = p;
-        while (q < e && *q > 0x20 && *q < 0x7F)
+        while (q < e && ((*q > 0x20 && *q < 0x7F) || (*q >= 0x80 && *q != 0xC2 && *q != 0xE2 && *q != 0xE3)))
             q++;
         if (q > p) {
             nm_buf_add(out, p, (size_t)(q - p));
@@ -98,7 +102,7 @@ void text_append(nm_buf *out, const char *s, const char *end)
         if (*p <= 0x20 || *p == 0x7F) {
             put_space(out);
             p++;
-        } else if (*p >= 0x80 && (sp = unicode_space(p, e)) > 0) {
+        } else if ((sp = unicode_space(p, e)) > 0) {
             put_space(out);
             p += sp;
         } else if (*p == 0xC2 && p + 1 < e && p[1] >= 0x80 && p[1] <= 0x9F) {

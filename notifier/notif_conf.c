@@ -216,6 +216,23 @@ static const notif_kv *kv_find(const notif_kv *kv, size_t n, const char *key)
     return NULL;
 }
 
+/* Adds key = value, or returns a problem when the key is set already. A
+   command-line override (line 0, see nm_conf.h) replaces the file's value. */
+static char *kv_put(notif_kv **kv, size_t *n, const char *key, const char *value, int line)
+{
+    notif_kv *old = (notif_kv *)kv_find(*kv, *n, key);
+    if (old && line > 0)
+        return nm_xasprintf("set twice (first on line %d)", old->line);
+    if (old) {
+        free(old->value);
+        old->value = nm_xstrdup(value);
+        old->line = line;
+        return NULL;
+    }
+    kv_add(kv, n, key, value, line);
+    return NULL;
+}
+
 char *notif_conf_named(void *arg, const char *kind, const char *name, const char *key, const char *value,
                        int line)
 {
@@ -243,13 +260,11 @@ char *notif_conf_named(void *arg, const char *kind, const char *name, const char
             c->channels = nm_xrealloc(c->channels, (c->n_channels + 1) * sizeof *c->channels);
             c->channels[c->n_channels++] = ch;
         }
-        if (strcmp(key, "header")) {
-            const notif_kv *old = kv_find(ch->kv, ch->n_kv, key);
-            if (old)
-                return nm_xasprintf("set twice (first on line %d)", old->line);
+        if (!strcmp(key, "header")) {   /* may repeat: one header a line */
+            kv_add(&ch->kv, &ch->n_kv, key, value, line);
+            return NULL;
         }
-        kv_add(&ch->kv, &ch->n_kv, key, value, line);
-        return NULL;
+        return kv_put(&ch->kv, &ch->n_kv, key, value, line);
     }
     int known = 0;
     for (size_t i = 0; route_keys[i]; i++)
@@ -264,11 +279,7 @@ char *notif_conf_named(void *arg, const char *kind, const char *name, const char
         c->routes = nm_xrealloc(c->routes, (c->n_routes + 1) * sizeof *c->routes);
         c->routes[c->n_routes++] = r;
     }
-    const notif_kv *old = kv_find(r->kv, r->n_kv, key);
-    if (old)
-        return nm_xasprintf("set twice (first on line %d)", old->line);
-    kv_add(&r->kv, &r->n_kv, key, value, line);
-    return NULL;
+    return kv_put(&r->kv, &r->n_kv, key, value, line);
 }
 
 /* ---- secrets --------------------------------------------------------------- */

@@ -269,6 +269,12 @@ void notif_http_start(notif_http *h, notif_req **rp)
     }
     h->reqs = nm_xrealloc(h->reqs, (h->running + 1) * sizeof *h->reqs);
     h->reqs[h->running++] = r;
+    /* Start at once rather than from the 0 ms timer curl just asked for:
+       this is often called from a timer callback, and nm_loop may not
+       count a timer added there when it computes its next wake-up. */
+    int still;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+    check_done(h);
 }
 
 size_t notif_http_running(const notif_http *h)

@@ -296,6 +296,9 @@ static void send_email(notif_sender *s, const notif_channel *ch, const notif_msg
         }
         common_tls(r, ch);
         curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
+        /* One SMTP session per message: a session left after a refused
+           DATA is not worth reusing, and mail volume is low. */
+        curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
         curl_easy_setopt(r->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
     }
     notif_http_start(s->http, &r);

@@ -14,6 +14,7 @@
  * reaches a person twice.
  */
 #include "common/nm_bus.h"
+#include "common/nm_control.h"
 #include "common/nm_daemon.h"
 #include "common/nm_log.h"
 #include "common/nm_msg.h"
@@ -60,6 +61,7 @@ struct store {
     store_db *db;
     void *in, *events, *alerts;
     nm_loop *loop;
+    nm_control *control;
     int64_t *sent_ids;        /* alerts handed to the notifier in the current scan */
     size_t n_sent, cap_sent;
     uint64_t n_new, n_updated, n_unchanged, n_bad, n_acks, n_alerts_sent;
@@ -254,6 +256,31 @@ static void on_prune(nm_loop *loop, void *arg)
                  (long long)r.matches_dropped, (long long)r.alerts_dropped);
 }
 
+static void status(json_t *j, void *arg)
+{
+    struct store *s = arg;
+    struct store_counts c;
+    nm_err err;
+    json_object_set_new(j, "database", json_string(s->conf.database));
+    if (store_counts(s->db, &c, &err) == 0) {
+        json_object_set_new(j, "articles", json_integer(c.articles));
+        json_object_set_new(j, "stories", json_integer(c.stories));
+        json_object_set_new(j, "feeds", json_integer(c.feeds));
+        json_object_set_new(j, "alerts_pending", json_integer(c.alerts_pending));
+        json_object_set_new(j, "alerts_awaiting_ack", json_integer(c.alerts_sent));
+        json_object_set_new(j, "alerts_delivered", json_integer(c.alerts_delivered));
+        json_object_set_new(j, "alerts_failed", json_integer(c.alerts_failed));
+    } else {
+        json_object_set_new(j, "database_error", json_string(err.msg));
+    }
+    json_object_set_new(j, "articles_new", json_integer((json_int_t)s->n_new));
+    json_object_set_new(j, "articles_updated", json_integer((json_int_t)s->n_updated));
+    json_object_set_new(j, "articles_unchanged", json_integer((json_int_t)s->n_unchanged));
+    json_object_set_new(j, "malformed", json_integer((json_int_t)s->n_bad));
+    json_object_set_new(j, "alerts_sent", json_integer((json_int_t)s->n_alerts_sent));
+    json_object_set_new(j, "acknowledgements", json_integer((json_int_t)s->n_acks));
+}
+
 static void open_sockets(struct store *s)
 {
     nm_err err;
@@ -297,6 +324,10 @@ int main(int argc, char **argv)
         fatal("%s", err.msg);
     open_sockets(&s);
     nm_loop_add_socket(s.loop, s.in, on_input, &s);
+    char *ctl_name = nm_daemon_control_name(&s.conf.common, "store");
+    if (!(s.control = nm_control_open(s.loop, s.conf.common.control_dir, ctl_name, status, NULL, &s, &err)))
+        fatal("control socket in %s: %s", s.conf.common.control_dir, err.msg);
+    free(ctl_name);
     nm_loop_add_timer(s.loop, 0, s.conf.alert_scan, on_alert_scan, &s);
     nm_loop_add_timer(s.loop, 60000, s.conf.prune_interval, on_prune, &s);
 
@@ -313,6 +344,7 @@ int main(int argc, char **argv)
              sig ? " on signal" : "", (unsigned long long)s.n_new, (unsigned long long)s.n_updated,
              (unsigned long long)s.n_unchanged, (unsigned long long)s.n_bad,
              (unsigned long long)s.n_alerts_sent, (unsigned long long)s.n_acks);
+    nm_control_close(&s.control);
     nm_bus_close(&s.in);
     nm_bus_close(&s.events);
     nm_bus_close(&s.alerts);

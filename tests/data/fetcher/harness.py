@@ -81,6 +81,9 @@ class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        pass   # clients that hang up on purpose (size limits, timeouts) are expected
+
 
 class Server:
     def __init__(self):

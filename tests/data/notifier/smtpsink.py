@@ -57,7 +57,7 @@ class SmtpSink:
             ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user
                   and auth_data.password.decode() == self.password)
             self.auth_attempts.append((mechanism, ok))
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         self.handler = Handler()
         self.port = free_port()
