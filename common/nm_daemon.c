@@ -7,6 +7,7 @@
 #include "common/nm_log.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,15 @@ void nm_daemon_parse_args(int argc, char **argv, const char *name, int allow_onc
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    /* Block the signals the loop will read through its signalfd now, so a
+       SIGTERM that arrives while the daemon starts up is not lost or fatal:
+       it waits, pending, and stops the daemon as soon as its loop runs. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     memset(a, 0, sizeof *a);
     a->name = name;
     a->config = NM_DEFAULT_CONFIG;

@@ -9,6 +9,7 @@
  * nm_loop. SIGHUP reloads the configuration (a bad one is refused and the
  * running one kept). See docs/alerts.md.
  */
+#include "common/nm_control.h"
 #include "common/nm_daemon.h"
 #include "common/nm_log.h"
 #include "notifier/notif.h"
@@ -49,6 +50,7 @@ struct notifier {
     notif_sender sender;
     notif_db *db;
     notif_engine *engine;
+    nm_control *control;  /* status and reload requests from newsmonctl */
     char host[256];
     uint64_t n_alerts, n_acks, n_bad;
 };
@@ -124,17 +126,21 @@ static void on_alerts(nm_loop *loop, void *sock, void *arg)
     }
 }
 
-static void on_signal(nm_loop *loop, int signo, void *arg)
+/* Reloads channels and routes; the running ones stay when the new
+   configuration has errors. Returns 0 or -1 with a message. */
+static int reload(void *arg, char **message)
 {
     struct notifier *n = arg;
-    if (signo != SIGHUP)
-        return;
     nm_daemon_reloading();
     log_info("reloading %s", n->args.config);
     struct notifier_conf fresh;
     notif_conf *nc = load(&n->args, &fresh);
+    int r = 0;
     if (!nc) {
         log_err("the new configuration has errors (printed above); keeping the running one");
+        *message = nm_xasprintf("%s has errors (run newsmon-notifier -n -c %s); keeping the running "
+                                "configuration", n->args.config, n->args.config);
+        r = -1;
     } else {
         if (strcmp(fresh.state, n->conf.state))
             log_warn("[notifier] state changed: takes effect at the next start");
@@ -143,8 +149,27 @@ static void on_signal(nm_loop *loop, int signo, void *arg)
         notif_engine_set_conf(n->engine, &nc);
         nm_daemon_free_config(schema, NM_ARRAY_LEN(schema), &fresh);
         log_info("configuration reloaded");
+        *message = nm_xasprintf("channels and routes reloaded from %s", n->args.config);
     }
-    nm_daemon_ready(loop, "running");
+    nm_daemon_reloaded();
+    return r;
+}
+
+static void on_signal(nm_loop *loop, int signo, void *arg)
+{
+    char *msg = NULL;
+    if (signo == SIGHUP)
+        reload(arg, &msg);
+    free(msg);
+}
+
+static void control_status(json_t *j, void *arg)
+{
+    struct notifier *n = arg;
+    json_object_set_new(j, "alerts_in", json_integer((json_int_t)n->n_alerts));
+    json_object_set_new(j, "acknowledgements", json_integer((json_int_t)n->n_acks));
+    json_object_set_new(j, "deliveries_in_progress", json_integer((json_int_t)notif_engine_pending(n->engine)));
+    json_object_set_new(j, "malformed", json_integer((json_int_t)n->n_bad));
 }
 
 static void prune(nm_loop *loop, void *arg)
@@ -170,11 +195,14 @@ int main(int argc, char **argv)
     struct notifier n = { 0 };
     nm_daemon_parse_args(argc, argv, NAME, 0, &n.args);
     notif_conf *nc = load(&n.args, &n.conf);
-    if (!nc)
-        return n.args.check_only ? 1 : 1;
+    if (!nc) {
+        free(n.args.overrides);
+        return 1;
+    }
     if (n.args.check_only) {
         notif_conf_destroy(&nc);
         nm_daemon_free_config(schema, NM_ARRAY_LEN(schema), &n.conf);
+        free(n.args.overrides);
         return 0;
     }
     nm_daemon_init_log(&n.args, &n.conf.common);
@@ -206,6 +234,11 @@ int main(int argc, char **argv)
     n.engine = notif_engine_new(n.loop, &n.sender, n.db, &nc, on_ack, &n);
     nm_loop_add_socket(n.loop, n.pull, on_alerts, &n);
     nm_loop_on_signal(n.loop, on_signal, &n);
+    char *ctl_name = nm_daemon_control_name(&n.conf.common, "notifier");
+    n.control = nm_control_open(n.loop, n.conf.common.control_dir, ctl_name, control_status, reload, &n, &err);
+    if (!n.control)
+        fatal("control socket in %s: %s", n.conf.common.control_dir, err.msg);
+    free(ctl_name);
     prune(n.loop, &n);
     nm_loop_add_timer(n.loop, 3600000, 3600000, prune, &n);
     nm_loop_add_timer(n.loop, 10000, 10000, status, &n);
@@ -220,6 +253,7 @@ int main(int argc, char **argv)
     notif_http_destroy(&n.sender.http);
     notif_exec_destroy(&n.sender.exec);
     notif_engine_destroy(&n.engine);
+    nm_control_close(&n.control);
     nm_bus_close(&n.pull);
     nm_bus_close(&n.push);
     nm_bus_term();

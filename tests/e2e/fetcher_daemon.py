@@ -74,6 +74,21 @@ try:
     wait_for(lambda: "late-0" in store.ids(), 10, "the item of the feed added by SIGHUP")
     check(True, "SIGHUP loads the new list and its feed is polled")
 
+    import json
+    import zmq
+    ctx = zmq.Context()
+    req = ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.setsockopt(zmq.RCVTIMEO, 5000)
+    req.connect("ipc://%s/fetcher.ctl" % fx.dir)
+    req.send(b"status")
+    st = json.loads(req.recv())
+    print("status: %s" % st)
+    check(st.get("feeds") == 3 and st.get("confirmed", 0) >= 3 and st.get("pending") == 0,
+          "the control socket reports feeds, confirmed and pending items")
+    req.close()
+    ctx.term()
+
     t0 = time.time()
     rc = fx.stop(signal.SIGTERM)
     check(rc == 0 and time.time() - t0 < 5, "SIGTERM stops the daemon with exit 0")
