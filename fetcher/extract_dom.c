@@ -34,8 +34,9 @@ bool dom_is_any(const xmlNode *n, const char *const *tags)
 {
     if (!n || n->type != XML_ELEMENT_NODE || !n->name)
         return false;
+    const char *name = (const char *)n->name;
     for (; *tags; tags++)
-        if (strcmp((const char *)n->name, *tags) == 0)
+        if ((*tags)[0] == name[0] && strcmp(name, *tags) == 0)
             return true;
     return false;
 }
@@ -261,12 +262,22 @@ struct collapse {
     bool pending_space; /* whitespace seen after the last emitted character */
 };
 
+static bool ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 static void collapse_feed(struct collapse *c, const char *text)
 {
     const unsigned char *s = (const unsigned char *)text;
     while (*s) {
-        size_t w = utf8_space_len(s);
-        if (w) {
+        if (ascii_space(*s)) {
+            c->pending_space = true;
+            s++;
+            continue;
+        }
+        size_t w;
+        if (*s >= 0x80 && (w = utf8_space_len(s))) {
             c->pending_space = true;
             s += w;
             continue;
@@ -277,12 +288,16 @@ static void collapse_feed(struct collapse *c, const char *text)
             c->len++;
         }
         c->pending_space = false;
-        const unsigned char *start = s++;
-        while ((*s & 0xC0) == 0x80)
+        /* A run of non-space characters, copied and counted at once. */
+        const unsigned char *start = s;
+        size_t chars = 0;
+        while (*s && !ascii_space(*s) && !(*s >= 0x80 && utf8_space_len(s))) {
+            chars += (*s & 0xC0) != 0x80;
             s++;
+        }
         if (c->out)
             nm_buf_add(c->out, start, (size_t)(s - start));
-        c->len++;
+        c->len += chars;
     }
 }
 
@@ -333,6 +348,14 @@ void dom_collect(xmlNode *root, const char *const *tags, struct nodevec *out)
     for (const xmlNode *x = root->children; x; x = walk_next(root, x, false))
         if (dom_is_any(x, tags))
             nodevec_push(out, (xmlNode *)x);
+}
+
+xmlNode *dom_find_any(xmlNode *root, const char *const *tags)
+{
+    for (const xmlNode *x = root->children; x; x = walk_next(root, x, false))
+        if (dom_is_any(x, tags))
+            return (xmlNode *)x;
+    return NULL;
 }
 
 size_t dom_count(const xmlNode *root, const char *tag)

@@ -86,6 +86,8 @@ size_t utf8_chars(const char *s, size_t n);
 
 /* Appends to out every element under root (not root) named in tags, in document order. */
 void dom_collect(xmlNode *root, const char *const *tags, struct nodevec *out);
+/* Returns the first element under root (not root) named in tags, or NULL. */
+xmlNode *dom_find_any(xmlNode *root, const char *const *tags);
 /* Returns the number of elements named tag under root (not root). */
 size_t dom_count(const xmlNode *root, const char *tag);
 

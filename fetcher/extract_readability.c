@@ -210,11 +210,7 @@ static bool is_without_content(const xmlNode *n)
 
 static bool has_child_block(xmlNode *e)
 {
-    struct nodevec nv = { 0 };
-    dom_collect(e, div_to_p_elems, &nv);
-    bool res = nv.n > 0;
-    nodevec_free(&nv);
-    return res;
+    return dom_find_any(e, div_to_p_elems) != NULL;
 }
 
 static bool has_ancestor(const xmlNode *n, const char *tag, int max_depth, bool data_table_only)

@@ -199,8 +199,8 @@ static void send_article(struct fetcher *f, const char *id, const char *feed, js
     int64_t now = wall_ms();
     if (state_item_sent(f->db, id, feed, text, queued, now, &err) < 0)
         log_err("%s", err.msg);
-    /* Without confirmations (benchmarks), an item handed to the queue is done. */
-    if (queued && !f->conf.confirm && state_item_confirm(f->db, id, now / 1000, &err) < 0)
+    /* Without confirmations (benchmarks only), an item is done once offered to the queue. */
+    if (!f->conf.confirm && state_item_confirm(f->db, id, now / 1000, &err) < 0)
         log_err("%s", err.msg);
     free(text);
 }
