@@ -216,6 +216,8 @@ int main(int argc, char **argv)
     nm_loop *loop = nm_loop_new(&err);
     if (!loop)
         fatal("%s", err.msg);
+    if (nm_daemon_secure_bus(loop, &c.conf.common, &err) < 0)
+        fatal("CURVE: %s", err.msg);
     struct nm_bus_opts o = nm_daemon_bus_opts(&c.conf.common);
     c.in = nm_bus_socket(ZMQ_PULL, c.conf.common.fetch_out, 0, &o, &err);
     if (!c.in)
@@ -242,6 +244,7 @@ int main(int argc, char **argv)
     nm_control_close(&c.control);
     nm_bus_close(&c.in);
     nm_bus_close(&c.out);
+    nm_daemon_secure_bus_stop();
     nm_bus_term();
     nm_loop_destroy(&loop);
     rule_set_destroy(&c.rules);

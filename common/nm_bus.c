@@ -63,15 +63,15 @@ static int set_opts(void *s, const struct nm_bus_opts *o, int bind, nm_err *err)
     if (bind && o->curve_server_secret && *o->curve_server_secret) {
         int one = 1;
         if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) ||
-            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, o->curve_server_secret, 40))
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, o->curve_server_secret, 41))
             return nm_err_set(err, "CURVE server keys: %s", zmq_strerror(errno));
     }
     if (!bind && o->curve_server_public && *o->curve_server_public) {
         if (!o->curve_public || !o->curve_secret)
             return nm_err_set(err, "CURVE client needs its own public and secret keys");
-        if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, o->curve_server_public, 40) ||
-            zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, o->curve_public, 40) ||
-            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, o->curve_secret, 40))
+        if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, o->curve_server_public, 41) ||
+            zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, o->curve_public, 41) ||
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41))
             return nm_err_set(err, "CURVE client keys: %s", zmq_strerror(errno));
     }
     return 0;

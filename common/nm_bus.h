@@ -26,7 +26,7 @@ struct nm_bus_opts {
     int linger_ms;           /* on close, how long unsent messages may hold the process */
     int64_t maxmsgsize;      /* bytes; -1 = unlimited */
     const char *subscribe;   /* SUB sockets: prefix to subscribe to ("" = all) */
-    /* CURVE (tcp:// across hosts): all NULL = plain. Keys are Z85 (40 chars). */
+    /* CURVE (tcp:// across hosts): all NULL = plain. Keys are Z85 text (40 chars + NUL). */
     const char *curve_server_secret;   /* a binding server socket: its secret key */
     const char *curve_public;          /* a client: its own public key */
     const char *curve_secret;          /* a client: its own secret key */

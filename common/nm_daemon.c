@@ -4,6 +4,7 @@
  * print to stderr (config errors, usage) because it runs before logging.
  */
 #include "common/nm_daemon.h"
+#include "common/nm_curve.h"
 #include "common/nm_log.h"
 
 #include <getopt.h>
@@ -119,6 +120,25 @@ static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, co
         ok |= !strcmp(c->log_target, targets[i]);
     if (!ok)
         nm_conf_errors_add(errs, "%s: [log] target: '%s' is not auto, stderr, journal or syslog", path, c->log_target);
+    const struct { const char *key, *value; } files[] = {
+        { "curve_server_secret_file", c->curve_server_secret_file },
+        { "curve_server_public_file", c->curve_server_public_file },
+        { "curve_client_secret_file", c->curve_client_secret_file },
+        { "curve_client_public_file", c->curve_client_public_file },
+    };
+    for (size_t i = 0; i < NM_ARRAY_LEN(files); i++) {
+        char key[41];
+        nm_err err;
+        if (*files[i].value && nm_curve_read_key(files[i].value, key, &err) < 0)
+            nm_conf_errors_add(errs, "%s: [bus] %s: %s", path, files[i].key, err.msg);
+    }
+    int client = *c->curve_client_secret_file || *c->curve_client_public_file || *c->curve_server_public_file;
+    if (client && !(*c->curve_client_secret_file && *c->curve_client_public_file && *c->curve_server_public_file))
+        nm_conf_errors_add(errs, "%s: [bus] a CURVE client needs curve_client_secret_file, "
+                           "curve_client_public_file and curve_server_public_file", path);
+    if (*c->curve_server_secret_file && !*c->curve_allowed_clients)
+        nm_conf_errors_add(errs, "%s: [bus] curve_server_secret_file needs curve_allowed_clients "
+                           "(a folder of the client public keys to admit)", path);
     return errs->n ? -1 : 0;
 }
 
@@ -183,12 +203,57 @@ void nm_daemon_init_log(const struct nm_daemon_args *a, const struct nm_common_c
     nm_log_init(a->name, t, level);
 }
 
+/* The CURVE keys read by nm_daemon_secure_bus (empty: not configured). */
+static char server_secret[41], server_public[41], client_secret[41], client_public[41];
+static nm_zap *zap;
+
+static void zap_log(void *arg, const char *client_key, const char *address, int admitted)
+{
+    if (admitted)
+        log_debug("CURVE client %s from %s admitted", client_key, address);
+    else
+        log_warn("CURVE client %s from %s refused: its key is not in the allowed folder", client_key, address);
+}
+
+int nm_daemon_secure_bus(nm_loop *loop, const struct nm_common_conf *c, nm_err *err)
+{
+    const struct { const char *path; char *out; } keys[] = {
+        { c->curve_server_secret_file, server_secret }, { c->curve_server_public_file, server_public },
+        { c->curve_client_secret_file, client_secret }, { c->curve_client_public_file, client_public },
+    };
+    for (size_t i = 0; i < NM_ARRAY_LEN(keys); i++)
+        if (*keys[i].path && nm_curve_read_key(keys[i].path, keys[i].out, err) < 0)
+            return -1;
+    if (*server_secret) {
+        zap = nm_zap_start(loop, c->curve_allowed_clients, zap_log, NULL, err);
+        if (!zap)
+            return -1;
+        log_info("CURVE: serving encrypted endpoints; %zu client key%s allowed from %s", nm_zap_allowed(zap),
+                 nm_zap_allowed(zap) == 1 ? "" : "s", c->curve_allowed_clients);
+    }
+    if (*client_secret)
+        log_info("CURVE: connecting as client %s", client_public);
+    return 0;
+}
+
+void nm_daemon_secure_bus_stop(void)
+{
+    nm_zap_stop(&zap);
+}
+
 struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c)
 {
     struct nm_bus_opts o = { 0 };
     o.sndhwm = o.rcvhwm = (int)c->hwm;
     o.linger_ms = (int)c->linger;
     o.maxmsgsize = c->max_message;
+    if (*server_secret)
+        o.curve_server_secret = server_secret;
+    if (*client_secret) {
+        o.curve_secret = client_secret;
+        o.curve_public = client_public;
+        o.curve_server_public = server_public;
+    }
     return o;
 }
 

@@ -76,7 +76,16 @@ void nm_daemon_free_config(const nm_conf_key *schema, size_t n_schema, void *con
 /* Sets up logging from the config and -v/-f. */
 void nm_daemon_init_log(const struct nm_daemon_args *a, const struct nm_common_conf *c);
 
-/* Socket options from the [bus] keys (no CURVE keys: see nm_daemon_curve). */
+/* Sets up CURVE from the [bus] curve_* keys, when they are set: reads the
+   key files, and, when this daemon has a server secret key, starts the ZAP
+   handler that admits only the client keys in curve_allowed_clients
+   (refusals are logged). Call after nm_loop_new and before any socket is
+   made. Returns 0 (also when CURVE is not configured), or -1 with err. */
+int nm_daemon_secure_bus(nm_loop *loop, const struct nm_common_conf *c, nm_err *err);
+void nm_daemon_secure_bus_stop(void);
+
+/* Socket options from the [bus] keys, with the CURVE keys that
+   nm_daemon_secure_bus read. */
 struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c);
 
 /* Returns the control socket name of this daemon: kind ("fetcher"), or

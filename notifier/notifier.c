@@ -223,6 +223,8 @@ int main(int argc, char **argv)
     if (!n.sender.http)
         fatal("%s", err.msg);
     n.sender.exec = notif_exec_new(n.loop);
+    if (nm_daemon_secure_bus(n.loop, &n.conf.common, &err) < 0)
+        fatal("CURVE: %s", err.msg);
     struct nm_bus_opts o = nm_daemon_bus_opts(&n.conf.common);
     n.pull = nm_bus_socket(ZMQ_PULL, n.conf.common.alerts, 0, &o, &err);
     if (!n.pull)
@@ -256,6 +258,7 @@ int main(int argc, char **argv)
     nm_control_close(&n.control);
     nm_bus_close(&n.pull);
     nm_bus_close(&n.push);
+    nm_daemon_secure_bus_stop();
     nm_bus_term();
     notif_db_close(&n.db);
     nm_loop_destroy(&n.loop);

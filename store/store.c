@@ -322,6 +322,8 @@ int main(int argc, char **argv)
         fatal("%s", err.msg);
     if (!(s.loop = nm_loop_new(&err)))
         fatal("%s", err.msg);
+    if (nm_daemon_secure_bus(s.loop, &s.conf.common, &err) < 0)
+        fatal("CURVE: %s", err.msg);
     open_sockets(&s);
     nm_loop_add_socket(s.loop, s.in, on_input, &s);
     char *ctl_name = nm_daemon_control_name(&s.conf.common, "store");
@@ -348,6 +350,7 @@ int main(int argc, char **argv)
     nm_bus_close(&s.in);
     nm_bus_close(&s.events);
     nm_bus_close(&s.alerts);
+    nm_daemon_secure_bus_stop();
     nm_bus_term();
     nm_loop_destroy(&s.loop);
     store_db_close(&s.db);

@@ -10,7 +10,7 @@
 # and the bytes nginx sent ($bytes_sent summed from its access log).
 #
 # usage: bench/poll/run.sh [BUILD_DIR]     (default: build/, or $NM_BUILD_DIR)
-# env:   N=1000 feeds, PAR=16 parallel transfers for both tools
+# env:   N=1000 feeds, PAR=16 parallel transfers for both tools, KEEP=1 keeps the work folder
 # Target: newsmon-fetcher at least 3x faster than newsboat, with at most
 # a third of its peak memory. newsboat is installed here if missing (this
 # script only; it is not a dependency of newsmon).
@@ -33,12 +33,13 @@ W=$(mktemp -d /tmp/nm-bench-poll.XXXXXX)
 NGINX_PID=""
 cleanup() {
     [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-    rm -rf "$W"
+    if [ -n "${KEEP:-}" ]; then echo "bench/poll: kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT INT TERM
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$W/www" "$W/tmp" "$W/feeds.d" "$W/home"
+chmod 755 "$W" "$W/www"   # nginx's workers may run as another user
 python3 "$SRC/bench/poll/gen_feeds.py" "$W/www" "$N" 1
 
 cat > "$W/nginx.conf" <<NGINX
@@ -134,8 +135,12 @@ NB_WALL=$1 NB_RSS=$2 NB_BYTES=$3 NB_200=$4 NB_304=$5 NB_OTHER=$6
 printf '%-16s %9s %12s %12s %6s %6s %6s\n' tool wall_s peak_rss_kB bytes_sent 200 304 other
 printf '%-16s %9s %12s %12s %6s %6s %6s\n' newsmon-fetcher "$NM_WALL" "$NM_RSS" "$NM_BYTES" "$NM_200" "$NM_304" "$NM_OTHER"
 printf '%-16s %9s %12s %12s %6s %6s %6s\n' newsboat "$NB_WALL" "$NB_RSS" "$NB_BYTES" "$NB_200" "$NB_304" "$NB_OTHER"
+if [ "$NM_OTHER" -ne 0 ] || [ "$NB_OTHER" -ne 0 ] || [ "$NM_200" -ne "$NB_200" ]; then
+    echo "bench/poll: unexpected answers from nginx (see $W/error.log); the figures are not comparable" >&2
+    exit 1
+fi
 awk -v a="$NM_WALL" -v b="$NB_WALL" -v c="$NM_RSS" -v d="$NB_RSS" 'BEGIN {
     speed = (a > 0) ? b / a : 0; mem = (d > 0) ? c / d : 0
-    printf "speed-up: %.1fx (target >= 3x: %s)\n", speed, speed >= 3 ? "met" : "NOT met"
-    printf "memory:   %.2f of newsboat (target <= 0.33: %s)\n", mem, mem <= 0.3334 ? "met" : "NOT met"
+    printf "speed-up: %.1fx (target >= 3x: %s)\n", speed, (speed >= 3 ? "met" : "NOT met")
+    printf "memory:   %.2f of newsboat (target <= 0.33: %s)\n", mem, (mem <= 0.3334 ? "met" : "NOT met")
 }'
