@@ -100,6 +100,9 @@ typedef struct ratom {
     size_t n_starts;
 } ratom;
 
+#define RULE_FILTER_BITS (1u << 20)
+#define RULE_FILTER_MASK (RULE_FILTER_BITS - 1)
+
 typedef struct rslot {      /* one hash table slot; key NULL when empty */
     uint64_t hash;
     const char *key;
@@ -122,6 +125,8 @@ struct rule_set {
     size_t n_atoms;
     rslot *slots;
     size_t n_slots;         /* a power of two */
+    uint64_t *filter;       /* bit per (hash & RULE_FILTER_MASK) of every atom key: most words need no probe */
+    size_t max_prefix;      /* longest prefix atom in bytes: longer leading parts are not looked up */
     char version[65];
 };
 

@@ -145,6 +145,9 @@ static int extract_one(const char *arg, const char *base, const char *charset, c
             ctl_error("extract: %s", err.msg);
             return 1;
         }
+    } else if (strstr(arg, "://")) {
+        ctl_error("extract: %s: only http and https URLs can be fetched", arg);
+        return 1;
     } else {
         char *data;
         size_t len;

@@ -106,7 +106,7 @@ char *extract_to_utf8(const char *data, size_t len, const char *http_charset,
 
 /* ---- dates (extract_meta.c) ---- */
 
-/* Returns s (an ISO 8601 / RFC 3339 date, or a date nm_time reads)
+/* Returns s (ISO 8601, RFC 822 or any date common/nm_time reads)
    normalised to "YYYY-MM-DDTHH:MM:SSZ", malloc'd; NULL when unreadable. */
 char *extract_date(const char *s);
 

@@ -10,6 +10,7 @@
  * og:locale, and JSON-LD's articleBody is kept as a fallback text.
  */
 #include "fetcher/extract_int.h"
+#include "common/nm_time.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define JSON_LD_MAX (1 << 20) /* a JSON-LD script larger than this is not parsed */
 
@@ -46,95 +46,9 @@ static void compile_regexes(void)
 
 /* ---------------------------------------------------------------- dates */
 
-/* Returns the value of n digits at *s and advances, or -1 when they are not all digits. */
-static int digits(const char **s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*s)[i]))
-            return -1;
-        v = v * 10 + ((*s)[i] - '0');
-    }
-    *s += n;
-    return v;
-}
-
-/* Parses ISO 8601 / RFC 3339 ("2015-07-24", "2015-07-24T05:36:09+01:00",
-   "2015-07-24 05:36:09.123Z"). Returns 0 and sets *t, or -1. */
-static int parse_iso8601(const char *s, time_t *t)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    struct tm tm = { 0 };
-    int y = digits(&s, 4);
-    if (y < 0 || *s++ != '-')
-        return -1;
-    int mo = digits(&s, 2);
-    if (mo < 1 || mo > 12 || *s++ != '-')
-        return -1;
-    int d = digits(&s, 2);
-    if (d < 1 || d > 31)
-        return -1;
-    int h = 0, mi = 0, sec = 0;
-    long off = 0;
-    if (*s == 'T' || *s == 't' || (*s == ' ' && isdigit((unsigned char)s[1]))) {
-        s++;
-        h = digits(&s, 2);
-        if (h < 0 || h > 24 || *s++ != ':')
-            return -1;
-        mi = digits(&s, 2);
-        if (mi < 0 || mi > 59)
-            return -1;
-        if (*s == ':') {
-            s++;
-            sec = digits(&s, 2);
-            if (sec < 0 || sec > 60)
-                return -1;
-            if (*s == '.' || *s == ',')
-                for (s++; isdigit((unsigned char)*s); s++)
-                    ;
-        }
-        while (*s == ' ')
-            s++;
-        if (*s == 'Z' || *s == 'z') {
-            s++;
-        } else if (*s == '+' || *s == '-') {
-            int sign = *s++ == '-' ? -1 : 1;
-            int oh = digits(&s, 2), om = 0;
-            if (oh < 0 || oh > 23)
-                return -1;
-            if (*s == ':')
-                s++;
-            if (isdigit((unsigned char)*s) && (om = digits(&s, 2)) < 0)
-                return -1;
-            off = sign * (oh * 3600L + om * 60L);
-        }
-    }
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *t = timegm(&tm) - off;
-    return 0;
-}
-
 char *extract_date(const char *s)
 {
-    time_t t;
-    if (!s || parse_iso8601(s, &t) < 0)
-        return NULL;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm))
-        return NULL;
-    char out[64];
-    strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return nm_xstrdup(out);
+    return s ? nm_time_normalize(s) : NULL;
 }
 
 /* ---------------------------------------------------------------- text helpers */

@@ -42,7 +42,6 @@ struct xfer {
     http_done_fn fn;
     void *arg;
     bool guard;
-    bool running;           /* added to the multi handle */
     int64_t started_ms;
     struct http_result r;
     bool over_wire;         /* aborted: max_size exceeded */
@@ -241,6 +240,7 @@ static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_po
 
 static void check_done(http_client *c);
 static void start_queued(http_client *c);
+static int prepare(http_client *c, struct xfer *x, nm_err *err);
 
 static void on_fd(nm_loop *loop, int fd, int events, void *arg)
 {
@@ -320,10 +320,13 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
-/* Starts queued transfers while slots are free, in queue order. */
+/* Starts queued transfers while slots are free, in queue order. A request
+   whose handle cannot be made fails here, reported after the queue is
+   consistent again (its callback may queue more requests). */
 static void start_queued(http_client *c)
 {
-    size_t kept = 0;
+    size_t kept = 0, n_bad = 0;
+    struct xfer **bad = NULL;
     for (size_t i = 0; i < c->n_queue; i++) {
         struct xfer *x = c->queue[i];
         struct host *h = host_get(c, x->host, false);
@@ -332,15 +335,27 @@ static void start_queued(http_client *c)
             c->queue[kept++] = x;
             continue;
         }
+        nm_err err;
+        if (prepare(c, x, &err) < 0) {
+            x->r.failed = true;
+            x->r.error_msg = nm_xstrdup(err.msg);
+            bad = nm_xrealloc(bad, (n_bad + 1) * sizeof *bad);
+            bad[n_bad++] = x;
+            continue;
+        }
         h = host_get(c, x->host, true);
         h->active++;
-        x->running = true;
         x->started_ms = nm_now_ms();
         c->active = nm_xrealloc(c->active, (c->n_active + 1) * sizeof *c->active);
         c->active[c->n_active++] = x;
         curl_multi_add_handle(c->multi, x->easy);
     }
     c->n_queue = kept;
+    for (size_t i = 0; i < n_bad; i++) {
+        bad[i]->fn(bad[i]->arg, &bad[i]->r);
+        xfer_free(bad[i]);
+    }
+    free(bad);
 }
 
 /* Fills x->r's outcome fields after curl finished with code. */
@@ -500,13 +515,13 @@ void http_client_destroy(http_client **cp)
             goto bad;                                                    \
     } while (0)
 
-static int setup(http_client *c, struct xfer *x, const struct http_request *req, nm_err *err)
+static int setup(http_client *c, struct xfer *x, nm_err *err)
 {
     CURL *e = x->easy;
     CURLcode rc;
     const struct http_config *cfg = &c->cfg;
-    bool file_ok = cfg->allow_file && !req->guard;
-    SET(CURLOPT_URL, req->url);
+    bool file_ok = cfg->allow_file && !x->guard;
+    SET(CURLOPT_URL, x->r.url);
     SET(CURLOPT_PROTOCOLS_STR, file_ok ? "http,https,file" : "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_PRIVATE, x);
@@ -535,31 +550,40 @@ static int setup(http_client *c, struct xfer *x, const struct http_request *req,
     SET(CURLOPT_PROXY, "");
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    if (req->accept) {
-        char *h = nm_xasprintf("Accept: %s", req->accept);
-        x->headers = curl_slist_append(x->headers, h);
-        free(h);
-    }
-    if (req->etag && *req->etag) {
-        char *h = nm_xasprintf("If-None-Match: %s", req->etag);
-        x->headers = curl_slist_append(x->headers, h);
-        free(h);
-    }
-    if (req->last_modified && *req->last_modified) {
-        char *h = nm_xasprintf("If-Modified-Since: %s", req->last_modified);
-        x->headers = curl_slist_append(x->headers, h);
-        free(h);
-    }
     if (x->headers)
         SET(CURLOPT_HTTPHEADER, x->headers);
     return 0;
 bad:
-    return nm_err_set(err, "%s: %s", req->url, curl_easy_strerror(rc));
+    return nm_err_set(err, "%s: %s", x->r.url, curl_easy_strerror(rc));
 }
 #undef SET
 
+/* Makes x's easy handle (only when it starts, so queued requests cost
+   little memory). Returns 0, or -1 with err. */
+static int prepare(http_client *c, struct xfer *x, nm_err *err)
+{
+    x->easy = curl_easy_init();
+    if (!x->easy)
+        return nm_err_set(err, "curl_easy_init failed");
+    return setup(c, x, err);
+}
+
+static void add_header(struct xfer *x, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return;
+    char *h = nm_xasprintf("%s: %s", name, value);
+    x->headers = curl_slist_append(x->headers, h);
+    free(h);
+}
+
 int http_get(http_client *c, const struct http_request *req, http_done_fn fn, void *arg, nm_err *err)
 {
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, req->url, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (uc != CURLUE_OK)
+        return nm_err_set(err, "'%s' is not a URL curl accepts: %s", req->url, curl_url_strerror(uc));
     struct xfer *x = nm_xcalloc(1, sizeof *x);
     x->c = c;
     x->fn = fn;
@@ -570,15 +594,9 @@ int http_get(http_client *c, const struct http_request *req, http_done_fn fn, vo
     x->host = nm_url_host(req->url);
     if (!x->host)
         x->host = nm_xstrdup("");
-    x->easy = curl_easy_init();
-    if (!x->easy) {
-        xfer_free(x);
-        return nm_err_set(err, "curl_easy_init failed");
-    }
-    if (setup(c, x, req, err) < 0) {
-        xfer_free(x);
-        return -1;
-    }
+    add_header(x, "Accept", req->accept);
+    add_header(x, "If-None-Match", req->etag);
+    add_header(x, "If-Modified-Since", req->last_modified);
     c->queue = nm_xrealloc(c->queue, (c->n_queue + 1) * sizeof *c->queue);
     c->queue[c->n_queue++] = x;
     c->kick = true;

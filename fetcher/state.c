@@ -169,7 +169,9 @@ state_db *state_open(const char *path, bool readonly, nm_err *err)
     }
     sqlite3_busy_timeout(s->db, 5000);
     if (!readonly) {
-        sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        /* A small page cache: the fetcher's working set is one feed's items at a time. */
+        sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512", NULL,
+                     NULL, NULL);
         if (migrate(s, err) < 0) {
             state_close(&s);
             return NULL;

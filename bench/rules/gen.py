@@ -46,7 +46,9 @@ def main():
             w = term_words[i]; i += 1
             t = (w, w)
         elif r < 0.9:
-            w = term_words[i][: rng.randint(4, 6)]; i += 1
+            # a stem that keeps most of the word, as real prefixes do (recruit*, лукашенк*)
+            w = term_words[i]; i += 1
+            w = w[: max(5, len(w) - 2)]
             t = (w + "*", w)
         else:
             w1, w2 = term_words[i], term_words[i + 1]; i += 2
@@ -83,15 +85,19 @@ def main():
     os.makedirs(arts, exist_ok=True)
     per_file = int(a.mb * 1e6 / a.files)
     term_lit = [t[1] for t in terms]
+    plain = vocab[a.terms * 2:]   # words that are no term: terms appear only where inserted
     punct = [" ", " ", " ", " ", ", ", ". ", " — ", " «", "» ", "\n"]
     for n in range(a.files):
         parts, size = [], 0
         while size < per_file:
             r = rng.random()
-            if r < 0.003:
-                w = rng.choice(term_lit)
+            if r < 0.0005:
+                k = rng.randrange(len(terms))
+                w = term_lit[k]
+                if terms[k][0].endswith("*"):
+                    w += rng.choice(["", "a", "ami", "ed", "ов", "ей"])
             else:
-                w = rng.choice(vocab)
+                w = rng.choice(plain)
             if rng.random() < 0.1:
                 w = w.capitalize()
             parts.append(w)
