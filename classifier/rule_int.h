@@ -109,7 +109,6 @@ typedef struct rslot {      /* one hash table slot; key NULL when empty */
     uint32_t key_len;
     int32_t exact;          /* atom matching this word exactly, or -1 */
     int32_t prefix;         /* atom matching words starting with this, or -1 */
-    bool interior;          /* some longer prefix atom starts with this key */
 } rslot;
 
 struct rule_set {

@@ -82,7 +82,6 @@ static rslot *slot_put(rule_set *rs, const char *key, size_t len)
     s->key = key;
     s->key_len = (uint32_t)len;
     s->exact = s->prefix = -1;
-    s->interior = false;
     return s;
 }
 

@@ -28,6 +28,7 @@
 typedef struct bmp_entry {
     uint32_t off;   /* into bmp_pool */
     uint8_t len;
+    bool word;      /* the mapping is only word bytes (a letter or digit) */
 } bmp_entry;
 
 static bmp_entry *bmp;          /* 65536 entries */
@@ -127,6 +128,7 @@ static void build_tables(void)
         size_t n = map_cp(cp, out);
         bmp[cp].off = (uint32_t)pool.len;
         bmp[cp].len = (uint8_t)n;
+        bmp[cp].word = n > 0 && memchr(out, ' ', n) == NULL && memchr(out, '\'', n) == NULL;
         nm_buf_add(&pool, out, n);
     }
     bmp_pool = nm_buf_steal(&pool);
@@ -255,6 +257,26 @@ void rule_tokenize(rule_tokens *t, const char *text, size_t len, size_t base)
             }
             p++;
             continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF && p + 1 < end && (p[1] & 0xC0) == 0x80) {
+            /* two-byte letters (Cyrillic, most Latin with diacritics) that
+               map to at most two bytes: inline, like ASCII */
+            const bmp_entry *be = &bmp[((c & 0x1F) << 6) | (p[1] & 0x3F)];
+            if (be->word && be->len <= 2) {
+                if (!st.in_word) {
+                    st.in_word = true;
+                    st.norm_start = t->len;
+                    st.start = off;
+                } else if (st.apos) {
+                    t->bytes[t->len++] = '\'';
+                    st.apos = false;
+                }
+                memcpy(t->bytes + t->len, bmp_pool + be->off, be->len);
+                t->len += be->len;
+                st.end = off + 2;
+                p += 2;
+                continue;
+            }
         }
         utf8proc_int32_t cp;
         utf8proc_ssize_t cl = utf8proc_iterate(p, end - p, &cp);

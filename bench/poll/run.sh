@@ -120,6 +120,18 @@ traffic() {
 }
 
 echo "bench/poll: $N feeds on nginx 127.0.0.1:$PORT, $PAR transfers at once"
+# Each tool's start-up footprint: one feed, fresh state (libraries, TLS
+# init, ...), to tell the cost of the tools from the cost of the feeds.
+mkdir -p "$W/one.d"
+printf '<opml version="2.0"><body><outline text="f" xmlUrl="http://127.0.0.1:%d/feed-0000.xml"/></body></opml>\n' \
+    "$PORT" > "$W/one.d/one.opml"
+sed -e "s|^feeds = .*|feeds = $W/one.d|" -e "s|^state = .*|state = $W/one.db|" "$W/newsmon.conf" > "$W/one.conf"
+head -1 "$W/urls" > "$W/one.urls"
+/usr/bin/time -v -o "$W/time.base" "$FETCHER" -c "$W/one.conf" --once >/dev/null 2>&1
+HOME=$W/home /usr/bin/time -v -o "$W/time.base-nb" newsboat -x reload -u "$W/one.urls" -c "$W/one-nb.db" \
+    -C "$W/newsboat.conf" >/dev/null 2>&1
+NM_BASE=$(measure "$W/time.base" | cut -d' ' -f2)
+NB_BASE=$(measure "$W/time.base-nb" | cut -d' ' -f2)
 run_newsmon warm || { cat "$W/log.warm"; exit 1; }
 run_newsboat warm-nb || { cat "$W/log.warm-nb"; exit 1; }
 : > "$W/access.log"
@@ -132,15 +144,18 @@ run_newsboat poll-nb || { cat "$W/log.poll-nb"; exit 1; }
 set -- $(measure "$W/time.poll-nb") $(traffic)
 NB_WALL=$1 NB_RSS=$2 NB_BYTES=$3 NB_200=$4 NB_304=$5 NB_OTHER=$6
 
-printf '%-16s %9s %12s %12s %6s %6s %6s\n' tool wall_s peak_rss_kB bytes_sent 200 304 other
-printf '%-16s %9s %12s %12s %6s %6s %6s\n' newsmon-fetcher "$NM_WALL" "$NM_RSS" "$NM_BYTES" "$NM_200" "$NM_304" "$NM_OTHER"
-printf '%-16s %9s %12s %12s %6s %6s %6s\n' newsboat "$NB_WALL" "$NB_RSS" "$NB_BYTES" "$NB_200" "$NB_304" "$NB_OTHER"
+printf '%-16s %9s %12s %12s %12s %6s %6s %6s\n' tool wall_s peak_rss_kB 1-feed_rss_kB bytes_sent 200 304 other
+printf '%-16s %9s %12s %12s %12s %6s %6s %6s\n' newsmon-fetcher "$NM_WALL" "$NM_RSS" "$NM_BASE" "$NM_BYTES" \
+    "$NM_200" "$NM_304" "$NM_OTHER"
+printf '%-16s %9s %12s %12s %12s %6s %6s %6s\n' newsboat "$NB_WALL" "$NB_RSS" "$NB_BASE" "$NB_BYTES" \
+    "$NB_200" "$NB_304" "$NB_OTHER"
 if [ "$NM_OTHER" -ne 0 ] || [ "$NB_OTHER" -ne 0 ]; then
     echo "bench/poll: unexpected answers from nginx (see $W/error.log); the figures are not comparable" >&2
     exit 1
 fi
-awk -v a="$NM_WALL" -v b="$NB_WALL" -v c="$NM_RSS" -v d="$NB_RSS" 'BEGIN {
+awk -v a="$NM_WALL" -v b="$NB_WALL" -v c="$NM_RSS" -v d="$NB_RSS" -v e="$NM_BASE" -v f="$NB_BASE" 'BEGIN {
     speed = (a > 0) ? b / a : 0; mem = (d > 0) ? c / d : 0
+    printf "memory for the %s feeds above each tool'"'"'s 1-feed run: newsmon-fetcher %d kB, newsboat %d kB\n", '"$N"', c - e, d - f
     printf "speed-up: %.1fx (target >= 3x: %s)\n", speed, (speed >= 3 ? "met" : "NOT met")
     printf "memory:   %.2f of newsboat (target <= 0.33: %s)\n", mem, (mem <= 0.3334 ? "met" : "NOT met")
 }'

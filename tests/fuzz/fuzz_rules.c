@@ -36,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     article.summary = nm_xstrdup("Минск и Лукашенко: ёлка, спецслужбы; Białoruś — szpieg; Baltarusijos žvalgyba.");
     article.text = nm_xstrdup("The State Security Department said the KGB of Belarus tried to recruit\n"
                               "family members of Belarusians living in Vilnius. Drones and balloons\n"
-                              "crossed the border near Astravets; sanctions, smuggling, N\xc2\xadATO, "
+                              "crossed the border near Astravets; sanctions, smuggling, N\xc2\xad" "ATO, "
                               "don\xe2\x80\x99t, 2024-05-01, Ghostwriter DDoS.");
     atexit(free_article);
     return 0;

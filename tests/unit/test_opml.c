@@ -177,6 +177,25 @@ START_TEST(write_and_read_back)
 }
 END_TEST
 
+/* The desk's default list ships valid (its addresses still need checking online). */
+START_TEST(shipped_list)
+{
+    struct opml_list l = { 0 };
+    nm_conf_errors e = { 0 };
+    size_t n = opml_load_dir(nm_test_path("config/feeds.d"), false, &l, &e);
+    for (size_t i = 0; i < e.n; i++)
+        fprintf(stderr, "%s\n", e.msg[i]);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_ge(l.n, 20);
+    for (size_t i = 0; i < l.n; i++) {
+        ck_assert_msg(!strncmp(l.v[i].url, "https://", 8), "%s is not https", l.v[i].url);
+        ck_assert_ptr_nonnull(l.v[i].title);
+        ck_assert_ptr_nonnull(l.v[i].category);
+    }
+    opml_list_clear(&l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("opml");
@@ -187,6 +206,7 @@ static Suite *suite(void)
     tcase_add_test(tc, malformed_xml);
     tcase_add_test(tc, folder_and_duplicates);
     tcase_add_test(tc, write_and_read_back);
+    tcase_add_test(tc, shipped_list);
     suite_add_tcase(s, tc);
     return s;
 }
