@@ -31,3 +31,22 @@ test-asan: setup
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# make deb: the Debian package (CPack) from a release build in $(BUILD);
+# the .deb is written to $(BUILD)/. See docs/deployment.md.
+.PHONY: deb
+deb: build
+	@cd $(BUILD) && cpack -G DEB
+	@ls -1 $(BUILD)/newsmon_*.deb
+
+# ---- fuzzing (docs/reliability.md, "Fuzzing") -------------------------------
+#   make fuzz                    every libFuzzer harness of tests/fuzz for
+#                                FUZZ_SECONDS (default 600) each, in build-fuzz/
+#   make fuzz FUZZ_SECONDS=3600 FUZZ_HARNESSES="feed extract"
+FUZZ_SECONDS   ?= 600
+FUZZ_HARNESSES ?=
+FUZZ_PARALLEL  ?= 1
+
+.PHONY: fuzz
+fuzz: setup
+	@tests/fuzz/run.sh --build build-fuzz --seconds $(FUZZ_SECONDS) --parallel $(FUZZ_PARALLEL) $(FUZZ_HARNESSES)

@@ -19,6 +19,8 @@
 #include "common/nm_log.h"
 #include "common/nm_msg.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +185,14 @@ static void on_article(nm_loop *loop, void *sock, void *arg)
 static void check_rules(void *conf, const char *path, nm_conf_errors *errs)
 {
     const struct classifier_conf *c = conf;
+    DIR *dir = opendir(c->rules);
+    if (!dir) {
+        char *w = nm_daemon_conf_where("classifier", "rules");
+        nm_conf_errors_add(errs, "%s: [classifier] rules: %s: %s", w, c->rules, strerror(errno));
+        free(w);
+        return;
+    }
+    closedir(dir);
     rule_diags d;
     rule_diags_init(&d);
     rule_set *rs = rule_set_load(c->rules, &d);

@@ -187,6 +187,20 @@ static char *set_value(const nm_conf_key *k, void *out, const char *value)
     int64_t v = 0;
     switch (k->type) {
     case NM_CONF_STRING:
+        if (k->choices) {
+            int ok = 0;
+            for (size_t i = 0; k->choices[i]; i++)
+                ok |= !strcmp(k->choices[i], value);
+            if (!ok) {
+                nm_buf b;
+                nm_buf_init(&b);
+                for (size_t i = 0; k->choices[i]; i++)
+                    nm_buf_addf(&b, "%s%s", i ? (k->choices[i + 1] ? ", " : " or ") : "", k->choices[i]);
+                char *m = nm_xasprintf("'%s' is not %s", value, nm_buf_cstr(&b));
+                nm_buf_free(&b);
+                return m;
+            }
+        }
         free(*(char **)field);
         *(char **)field = nm_xstrdup(value);
         return NULL;
@@ -286,6 +300,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (st->seen[idx])
         nm_conf_errors_add(st->errs, "%s:%d: [%s] %s is set twice", a->path, line, section, key);
     st->seen[idx] = 1;
+    if (a->lines)
+        a->lines[idx] = line;
     char *problem = set_value(k, a->out, value);
     if (problem) {
         nm_conf_errors_add(st->errs, "%s:%d: [%s] %s: %s", a->path, line, section, key, problem);
@@ -317,6 +333,8 @@ static void apply_override(struct load_state *st, const char *ov)
     } else {
         char *problem = set_value(k, st->a->out, eq + 1);
         st->seen[idx] = 1;
+        if (st->a->lines)
+            st->a->lines[idx] = -1;
         if (problem) {
             nm_conf_errors_add(st->errs, "command line: [%s] %s: %s", section, key, problem);
             free(problem);

@@ -34,6 +34,7 @@ typedef struct nm_conf_key {
     const char *def;     /* default, in the same syntax as the file; NULL = required */
     int64_t min, max;    /* bounds for numbers (after unit conversion); min > max = none */
     const char *help;
+    const char *const *choices;   /* strings: NULL-terminated list of the accepted values, or NULL */
 } nm_conf_key;
 
 /* Every problem found, each "file:line: message". */
@@ -61,6 +62,8 @@ struct nm_conf_load_args {
     size_t n_overrides;
     nm_conf_named_fn named;           /* may be NULL: named sections are then ignored */
     void *named_arg;
+    int *lines;                       /* may be NULL; else n_schema slots: the line each key was
+                                         set on, 0 for a default, -1 for a command-line override */
 };
 
 /* Loads and checks the configuration. Returns 0 when there were no errors,

@@ -16,6 +16,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+static const char *const log_targets[] = { "auto", "stderr", "journal", "syslog", NULL };
+
 #define C(f) offsetof(struct nm_common_conf, f)
 static const nm_conf_key common_keys[] = {
     { "bus", "fetch_out", NM_CONF_STRING, C(fetch_out), "ipc:///run/newsmon/fetch.sock", 1, 0,
@@ -38,8 +41,8 @@ static const nm_conf_key common_keys[] = {
     { "bus", "curve_client_secret_file", NM_CONF_STRING, C(curve_client_secret_file), "", 1, 0, "" },
     { "bus", "curve_client_public_file", NM_CONF_STRING, C(curve_client_public_file), "", 1, 0, "" },
     { "bus", "curve_allowed_clients", NM_CONF_STRING, C(curve_allowed_clients), "", 1, 0, "" },
-    { "log", "level", NM_CONF_STRING, C(log_level), "info", 1, 0, "error, warning, info or debug" },
-    { "log", "target", NM_CONF_STRING, C(log_target), "auto", 1, 0, "auto, stderr, journal or syslog" },
+    { "log", "level", NM_CONF_STRING, C(log_level), "info", 1, 0, "error, warning, info or debug", log_levels },
+    { "log", "target", NM_CONF_STRING, C(log_target), "auto", 1, 0, "auto, stderr, journal or syslog", log_targets },
 };
 #undef C
 
@@ -106,20 +109,9 @@ void nm_daemon_parse_args(int argc, char **argv, const char *name, int allow_onc
     }
 }
 
+/* Checks what the schema cannot: the CURVE settings hang together and name readable keys. */
 static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, const char *path)
 {
-    static const char *const levels[] = { "error", "warning", "info", "debug" };
-    static const char *const targets[] = { "auto", "stderr", "journal", "syslog" };
-    int ok = 0;
-    for (size_t i = 0; i < 4; i++)
-        ok |= !strcmp(c->log_level, levels[i]);
-    if (!ok)
-        nm_conf_errors_add(errs, "%s: [log] level: '%s' is not error, warning, info or debug", path, c->log_level);
-    ok = 0;
-    for (size_t i = 0; i < 4; i++)
-        ok |= !strcmp(c->log_target, targets[i]);
-    if (!ok)
-        nm_conf_errors_add(errs, "%s: [log] target: '%s' is not auto, stderr, journal or syslog", path, c->log_target);
     const struct { const char *key, *value; } files[] = {
         { "curve_server_secret_file", c->curve_server_secret_file },
         { "curve_server_public_file", c->curve_server_public_file },
@@ -129,8 +121,11 @@ static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, co
     for (size_t i = 0; i < NM_ARRAY_LEN(files); i++) {
         char key[41];
         nm_err err;
-        if (*files[i].value && nm_curve_read_key(files[i].value, key, &err) < 0)
-            nm_conf_errors_add(errs, "%s: [bus] %s: %s", path, files[i].key, err.msg);
+        if (*files[i].value && nm_curve_read_key(files[i].value, key, &err) < 0) {
+            char *w = nm_daemon_conf_where("bus", files[i].key);
+            nm_conf_errors_add(errs, "%s: [bus] %s: %s", w, files[i].key, err.msg);
+            free(w);
+        }
     }
     int client = *c->curve_client_secret_file || *c->curve_client_public_file || *c->curve_server_public_file;
     if (client && !(*c->curve_client_secret_file && *c->curve_client_public_file && *c->curve_server_public_file))
@@ -140,6 +135,28 @@ static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, co
         nm_conf_errors_add(errs, "%s: [bus] curve_server_secret_file needs curve_allowed_clients "
                            "(a folder of the client public keys to admit)", path);
     return errs->n ? -1 : 0;
+}
+
+/* What nm_daemon_conf_where answers from during validation. */
+static struct where {
+    const char *path;
+    const nm_conf_key *keys;
+    size_t n;
+    const int *lines;
+} where;
+
+char *nm_daemon_conf_where(const char *section, const char *key)
+{
+    for (size_t i = 0; i < where.n; i++) {
+        if (strcmp(where.keys[i].section, section) || strcmp(where.keys[i].key, key))
+            continue;
+        if (where.lines[i] < 0)
+            return nm_xstrdup("command line");
+        if (where.lines[i] > 0)
+            return nm_xasprintf("%s:%d", where.path, where.lines[i]);
+        break;
+    }
+    return nm_xstrdup(where.path ? where.path : "configuration");
 }
 
 int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
@@ -156,12 +173,16 @@ int nm_daemon_load_config_checked(const struct nm_daemon_args *a, const nm_conf_
     nm_conf_key *all = nm_xcalloc(n, sizeof *all);
     memcpy(all, common_keys, sizeof common_keys);
     memcpy(all + NM_ARRAY_LEN(common_keys), schema, n_schema * sizeof *schema);
-    struct nm_conf_load_args la = { a->config, all, n, conf, a->overrides, a->n_overrides, named, named_arg };
+    int *lines = nm_xcalloc(n, sizeof *lines);
+    struct nm_conf_load_args la = { a->config, all, n, conf, a->overrides, a->n_overrides, named, named_arg, lines };
     nm_conf_errors errs = { 0 };
     nm_conf_load(&la, &errs);
+    where = (struct where){ a->config, all, n, lines };
     check_common(conf, &errs, a->config);
-    if (validate && !errs.n)
+    if (validate)
         validate(conf, a->config, &errs);
+    where = (struct where){ 0 };
+    free(lines);
     free(all);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.msg[i]);

@@ -62,6 +62,10 @@ int nm_daemon_load_config(const struct nm_daemon_args *a, const nm_conf_key *sch
 /* Checks a loaded configuration beyond the schema (values that depend on
    each other, files it names); adds every problem to errs. */
 typedef void (*nm_daemon_validate_fn)(void *conf, const char *path, nm_conf_errors *errs);
+/* For a validation step: where [section] key was set, as "FILE:LINE", or
+   "command line", or "FILE" when the default applies (malloc'd). Valid
+   during nm_daemon_load_config_checked's validation step. */
+char *nm_daemon_conf_where(const char *section, const char *key);
 /* nm_daemon_load_config with a validation step run before the verdict. */
 int nm_daemon_load_config_checked(const struct nm_daemon_args *a, const nm_conf_key *schema, size_t n_schema,
                                   void *conf, nm_conf_named_fn named, void *named_arg,

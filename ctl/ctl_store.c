@@ -417,15 +417,7 @@ static int cmd_search(int argc, char **argv)
     }
     int tty = !o.json && isatty(STDOUT_FILENO);
     const char *on = tty ? "\033[1m" : "[", *off = tty ? "\033[0m" : "]";
-    sqlite3_stmt *st = prepare(db,
-        "SELECT a.ext_id, v.title, a.link, a.published, f.url, " SQL_THEMES("v.id") ","
-        " highlight(fts, 0, ?5, ?6), snippet(fts, 1, ?5, ?6, '…', 16), bm25(fts, 4.0, 1.0) AS r,"
-        " a.ts, a.story_id"
-        " FROM fts JOIN versions v ON v.id = fts.rowid JOIN articles a ON a.current_version_id = v.id"
-        " LEFT JOIN feeds f ON f.id = a.feed_id"
-        " WHERE fts MATCH ?1 AND a.ts >= ?2 AND (?3 IS NULL OR EXISTS"
-        " (SELECT 1 FROM matches m WHERE m.version_id = v.id AND m.theme = ?3))"
-        " ORDER BY r LIMIT ?4");
+    sqlite3_stmt *st = prepare(db, STORE_SEARCH_SQL);
     if (!st) {
         free(q);
         store_db_close(&db);

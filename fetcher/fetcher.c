@@ -54,7 +54,7 @@ struct feed_rt {
     char *url;             /* as configured: the key in the state database */
     char *title;           /* from the OPML, may be NULL */
     int64_t interval_ms;   /* the OPML's override, 0 = scheduler decides */
-    bool fetch_page;       /* page fetching for this feed */
+    int fetch_page;        /* the OPML's newsmon:fetchPage: 1, 0, or -1 = [fetcher] fetch_pages */
     int64_t next_ms;       /* epoch ms of the next poll */
     bool busy;             /* a poll or its page fetches are under way */
     bool polled;           /* polled at least once in this run (--once) */
@@ -75,6 +75,8 @@ struct fetcher {
     nm_control *control;        /* status and reload requests from newsmonctl */
     struct feed_rt **feeds;
     size_t n_feeds;
+    struct feed_rt **gone;      /* dropped by a reload while polled: freed when their poll ends */
+    size_t n_gone;
     struct feed_limits limits;
     int64_t run_start_ms;       /* epoch ms */
     int exit_code;
@@ -274,6 +276,11 @@ static void on_page_done(void *arg, struct http_result *r)
     struct page_job *j = arg;
     struct fetcher *f = j->f;
     nm_article *a = &j->art;
+    if (r->cancelled) {   /* stopping: the item was never sent, so it is new again next time */
+        nm_article_clear(a);
+        free(j);
+        return;
+    }
     if (r->failed) {
         a->page = nm_xasprintf("failed: %s", r->error_msg);
     } else if (r->status != 200) {
@@ -321,7 +328,7 @@ static void on_page_done(void *arg, struct http_result *r)
 static void handle_new_item(struct fetcher *f, struct feed_rt *feed, nm_article *a)
 {
     f->n_new++;
-    if (!f->conf.fetch_pages || !feed->fetch_page) {
+    if (!(feed->fetch_page >= 0 ? feed->fetch_page : f->conf.fetch_pages)) {
         a->page = nm_xstrdup("off");
         send_new(f, a);
         return;
@@ -450,6 +457,8 @@ static void on_feed_done(void *arg, struct http_result *res)
     struct fetcher *f = pj->f;
     struct feed_rt *r = pj->feed;
     free(pj);
+    if (res->cancelled)
+        return;
     nm_err err;
     struct state_feed sf = { 0 };
     if (state_feed_get(f->db, r->url, &sf, &err) < 0)
@@ -531,8 +540,12 @@ static void feed_poll_end(struct fetcher *f, struct feed_rt *r)
 {
     r->busy = false;
     r->polled = true;
-    if (r->gone)
+    if (r->gone) {
+        for (size_t i = 0; i < f->n_gone; i++)
+            if (f->gone[i] == r)
+                f->gone[i] = f->gone[--f->n_gone];
         feed_rt_free(r);
+    }
     check_once_done(f);
 }
 
@@ -674,17 +687,20 @@ static void apply_feeds(struct fetcher *f, const struct opml_list *list)
         free(r->title);
         r->title = nm_xstrdup(o->title);
         r->interval_ms = o->interval_ms;
-        r->fetch_page = o->fetch_page != 0;
+        r->fetch_page = o->fetch_page;
         next[i] = r;
     }
     for (size_t j = 0; j < f->n_feeds; j++) {
         struct feed_rt *r = f->feeds[j];
         if (!r)
             continue;
-        if (r->busy)
+        if (r->busy) {
             r->gone = true;
-        else
+            f->gone = nm_xrealloc(f->gone, (f->n_gone + 1) * sizeof *f->gone);
+            f->gone[f->n_gone++] = r;
+        } else {
             feed_rt_free(r);
+        }
     }
     free(f->feeds);
     f->feeds = next;
@@ -849,6 +865,9 @@ static void teardown(struct fetcher *f, size_t n_schema, const nm_conf_key *sche
         if (f->feeds[i])
             feed_rt_free(f->feeds[i]);
     free(f->feeds);
+    for (size_t i = 0; i < f->n_gone; i++)
+        feed_rt_free(f->gone[i]);
+    free(f->gone);
     nm_bus_close(&f->push);
     nm_bus_close(&f->sub);
     nm_bus_term();

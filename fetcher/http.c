@@ -482,6 +482,15 @@ http_client *http_client_new(nm_loop *loop, const struct http_config *cfg, nm_er
     return c;
 }
 
+/* Reports x as cancelled to its owner and frees it. */
+static void cancel(struct xfer *x)
+{
+    x->r.failed = x->r.cancelled = true;
+    x->r.error_msg = nm_xstrdup("cancelled: the fetcher is stopping");
+    x->fn(x->arg, &x->r);
+    xfer_free(x);
+}
+
 void http_client_destroy(http_client **cp)
 {
     http_client *c = *cp;
@@ -489,10 +498,11 @@ void http_client_destroy(http_client **cp)
         return;
     for (size_t i = 0; i < c->n_active; i++) {
         curl_multi_remove_handle(c->multi, c->active[i]->easy);
-        xfer_free(c->active[i]);
+        cancel(c->active[i]);
     }
     for (size_t i = 0; i < c->n_queue; i++)
-        xfer_free(c->queue[i]);
+        cancel(c->queue[i]);
+    c->n_active = c->n_queue = 0;
     free(c->active);
     free(c->queue);
     for (size_t i = 0; i < c->n_hosts; i++)

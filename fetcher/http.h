@@ -54,6 +54,7 @@ struct http_result {
     const char *url;             /* as requested */
     long status;                 /* final HTTP status; 0 when no response */
     bool failed;                 /* no usable response: see error_msg */
+    bool cancelled;              /* the client is being destroyed: free the request's context, nothing more */
     char *error_msg;             /* why it failed (NULL when it did not) */
     nm_buf body;                 /* decoded body (steal it with nm_buf_steal) */
     char *content_type;          /* response headers, NULL when absent */
@@ -76,7 +77,8 @@ typedef void (*http_done_fn)(void *arg, struct http_result *r);
 /* Returns a client whose transfers run on loop, or NULL with err. The
    config is copied (allow_private stays borrowed). */
 http_client *http_client_new(nm_loop *loop, const struct http_config *cfg, nm_err *err);
-/* Aborts every transfer (their callbacks are not called) and frees c. */
+/* Aborts every transfer, calling each callback with r->cancelled set (it
+   must not make new requests then), and frees c. */
 void http_client_destroy(http_client **c);
 
 /* Queues a GET; fn is always called later (never from within http_get).

@@ -38,11 +38,13 @@ struct store_conf {
     int64_t prune_interval;         /* ms */
 };
 
+static const char *const sync_modes[] = { "normal", "full", NULL };
+
 #define O(f) offsetof(struct store_conf, f)
 static const nm_conf_key store_keys[] = {
     { "store", "database", NM_CONF_STRING, O(database), STORE_DEFAULT_PATH, 1, 0, "SQLite database" },
     { "store", "sync", NM_CONF_STRING, O(sync), "normal", 1, 0,
-      "normal (a commit survives a crash of the process) or full (also a power cut)" },
+      "normal (a commit survives a crash of the process) or full (also a power cut)", sync_modes },
     { "store", "batch", NM_CONF_INT, O(batch), "500", 1, 100000, "messages written per transaction at most" },
     { "store", "resend_after", NM_CONF_DURATION, O(resend_after), "5m", 1000, 7LL * 86400000,
       "an alert not acknowledged this long is sent again" },
@@ -293,11 +295,12 @@ static void open_sockets(struct store *s)
         fatal("[bus] alerts: %s", err.msg);
 }
 
-static void check_conf(void *conf, const char *path, nm_conf_errors *errs)
+/* SIGHUP: the store's settings are read at start only; say so rather than ignore it. */
+static void on_signal(nm_loop *loop, int signo, void *arg)
 {
-    const struct store_conf *c = conf;
-    if (strcmp(c->sync, "normal") && strcmp(c->sync, "full"))
-        nm_conf_errors_add(errs, "%s: [store] sync: '%s' is not normal or full", path, c->sync);
+    nm_daemon_reloading();
+    log_info("SIGHUP: the store has nothing to reload; changes to [store] take effect at the next start");
+    nm_daemon_reloaded();
 }
 
 int main(int argc, char **argv)
@@ -305,8 +308,7 @@ int main(int argc, char **argv)
     struct nm_daemon_args args;
     nm_daemon_parse_args(argc, argv, "newsmon-store", 0, &args);
     static struct store s;
-    int failed = nm_daemon_load_config_checked(&args, store_keys, NM_ARRAY_LEN(store_keys), &s.conf, NULL, NULL,
-                                               check_conf);
+    int failed = nm_daemon_load_config(&args, store_keys, NM_ARRAY_LEN(store_keys), &s.conf, NULL, NULL);
     if (args.check_only || failed) {
         nm_daemon_free_config(store_keys, NM_ARRAY_LEN(store_keys), &s.conf);
         free(args.overrides);
@@ -326,6 +328,7 @@ int main(int argc, char **argv)
         fatal("CURVE: %s", err.msg);
     open_sockets(&s);
     nm_loop_add_socket(s.loop, s.in, on_input, &s);
+    nm_loop_on_signal(s.loop, on_signal, &s);
     char *ctl_name = nm_daemon_control_name(&s.conf.common, "store");
     if (!(s.control = nm_control_open(s.loop, s.conf.common.control_dir, ctl_name, status, NULL, &s, &err)))
         fatal("control socket in %s: %s", s.conf.common.control_dir, err.msg);

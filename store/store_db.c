@@ -54,6 +54,7 @@ static const char MIGRATION_1[] =
     "CREATE INDEX articles_ts ON articles(ts);"
     "CREATE INDEX articles_story ON articles(story_id);"
     "CREATE INDEX articles_feed ON articles(feed_id);"
+    "CREATE INDEX articles_current ON articles(current_version_id);"
     "CREATE TABLE versions("
     "  id INTEGER PRIMARY KEY,"
     "  article_id INTEGER NOT NULL REFERENCES articles(id),"
@@ -109,7 +110,9 @@ static const char MIGRATION_1[] =
     "  coalesce(v.text, v.summary) AS body FROM versions v"
     "  JOIN articles a ON a.current_version_id = v.id WHERE v.pruned = 0;"
     "CREATE VIRTUAL TABLE fts USING fts5(title, body, content='fts_src', content_rowid='id',"
-    "  tokenize='nmfold');";
+    "  tokenize='nmfold');"
+    /* rank = bm25 with a title hit worth four body hits. */
+    "INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(4.0, 1.0)');";
 
 static const char *const migrations[] = { MIGRATION_1 };
 
@@ -266,7 +269,8 @@ static int apply_pragmas(store_db *db, nm_err *err)
     int64_t uv = query_int(db, "PRAGMA user_version", err);
     if (uv < 0)
         return refuse_damaged(db, err, sqlite3_errmsg(db->h));
-    if (store_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
+    /* 64 MiB of page cache: FTS5 segment merges re-read recent pages. */
+    if (store_exec(db, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536", err) < 0)
         return -1;
     if (db->opt.read_only)
         return 0;
@@ -365,6 +369,7 @@ void store_db_close(store_db **pdb)
         sqlite3_close_v2(db->h);
     }
     nm_buf_free(&db->fold);
+    free(db->pending_fts);
     free(db->path);
     free(db);
     *pdb = NULL;
@@ -412,7 +417,8 @@ int store_commit(store_db *db, nm_err *err)
 {
     if (!db->in_batch)
         return nm_err_set(err, "%s: store_commit without store_begin", db->path);
-    if (store_exec(db, "COMMIT", err) < 0) {
+    if (store_fts_flush(db, err) < 0 || store_exec(db, "COMMIT", err) < 0) {
+        db->n_pending_fts = 0;
         /* COMMIT can fail (disk full); then the transaction is rolled back
            so the caller can retry from its own queue. */
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
@@ -428,6 +434,7 @@ int store_rollback(store_db *db, nm_err *err)
     if (!db->in_batch)
         return nm_err_set(err, "%s: store_rollback without store_begin", db->path);
     db->in_batch = 0;
+    db->n_pending_fts = 0;
     return store_exec(db, "ROLLBACK", err);
 }
 

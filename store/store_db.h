@@ -94,6 +94,7 @@ struct store_ingest_result {
     enum store_ingest_status status;
     int64_t article_rowid;  /* the article's row */
     int64_t version;        /* version number now current (1 = first) */
+    int64_t version_id;     /* its row in versions */
     int64_t story_id;       /* the story the article belongs to */
     int64_t alert_id;       /* the alert created, or 0 when none */
     int64_t followup;       /* when alert_id: alerts of the story that came before */
@@ -156,6 +157,25 @@ int store_prune(store_db *db, int text_days, int matches_days, int64_t now,
    API (safe while newsmon-store writes), then checks the copy. dest_path
    must not exist. Returns 0 or -1 with err. */
 int store_backup(const char *db_path, const char *dest_path, nm_err *err);
+
+/* The full-text search newsmonctl runs (and bench/store measures).
+   Parameters: ?1 FTS5 query, ?2 earliest article time (epoch s), ?3 theme
+   id or NULL, ?4 limit, ?5 and ?6 the highlight markers. Columns: 0 id,
+   1 title, 2 link, 3 published, 4 feed URL, 5 theme ids (JSON array),
+   6 highlighted title, 7 snippet of the text, 8 rank (bm25, lower is
+   better), 9 article time, 10 story id. The inner query ranks with bm25
+   only; highlight and snippet, which read the text, run for the top rows. */
+#define STORE_SEARCH_SQL                                                                     \
+    "WITH top AS (SELECT fts.rowid AS vid, fts.rank AS r FROM fts"                           \
+    " JOIN articles a ON a.current_version_id = fts.rowid"                                   \
+    " WHERE fts MATCH ?1 AND a.ts >= ?2 AND (?3 IS NULL OR EXISTS (SELECT 1 FROM matches m"   \
+    " WHERE m.version_id = fts.rowid AND m.theme = ?3)) ORDER BY fts.rank LIMIT ?4)"          \
+    " SELECT a.ext_id, v.title, a.link, a.published, f.url,"                                 \
+    " (SELECT json_group_array(theme) FROM (SELECT theme FROM matches WHERE version_id = v.id" \
+    " ORDER BY theme)), highlight(fts, 0, ?5, ?6), snippet(fts, 1, ?5, ?6, '…', 16), top.r,"  \
+    " a.ts, a.story_id FROM top JOIN fts ON fts.rowid = top.vid JOIN versions v ON v.id = top.vid" \
+    " JOIN articles a ON a.current_version_id = v.id LEFT JOIN feeds f ON f.id = a.feed_id"   \
+    " WHERE fts MATCH ?1 ORDER BY top.r"
 
 /* Returns the underlying connection for read-only queries (newsmonctl,
    tests); the handle stays owned by db. */

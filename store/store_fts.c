@@ -17,6 +17,7 @@
  */
 #include "store/store_internal.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -32,54 +33,106 @@ static const struct { utf8proc_int32_t from; const char *to; } extra_fold[] = {
     { 0x01B6, "z" },  /* ƶ */
 };
 
-static int is_ascii(const char *s, size_t n)
+/* Appends the folded form of one code point (no allocation: this runs
+   for every non-ASCII token indexed). */
+static void fold_cp(utf8proc_int32_t cp, nm_buf *out)
 {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
+    utf8proc_int32_t dec[32];
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, (utf8proc_ssize_t)NM_ARRAY_LEN(dec),
+                                                 UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                                     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
+                                                 &boundclass);
+    if (n < 0 || n > (utf8proc_ssize_t)NM_ARRAY_LEN(dec)) {
+        dec[0] = cp;
+        n = 1;
+    }
+    for (utf8proc_ssize_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        for (size_t k = 0; k < NM_ARRAY_LEN(extra_fold) && dec[i] >= 0x80; k++)
+            if (extra_fold[k].from == dec[i])
+                rep = extra_fold[k].to;
+        if (rep) {
+            nm_buf_adds(out, rep);
+        } else {
+            utf8proc_uint8_t enc[4];
+            nm_buf_add(out, enc, (size_t)utf8proc_encode_char(dec[i], enc));
+        }
+    }
 }
 
 size_t store_fold(const char *s, size_t n, nm_buf *out)
 {
     nm_buf_reset(out);
-    if (is_ascii(s, n)) {
-        for (size_t i = 0; i < n; i++) {
-            char c = s[i];
-            nm_buf_addc(out, c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            nm_buf_addc(out, c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : (char)c);
+            i++;
+            continue;
         }
-        nm_buf_cstr(out);
-        return out->len;
-    }
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
-                                        UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-                                            UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-                                            UTF8PROC_IGNORE);
-    if (len < 0) {
-        nm_buf_add(out, s, n);
-        nm_buf_cstr(out);
-        return out->len;
-    }
-    utf8proc_ssize_t i = 0;
-    while (i < len) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t step = utf8proc_iterate(dst + i, len - i, &cp);
-        if (step <= 0)
-            break;
-        const char *rep = NULL;
-        for (size_t k = 0; k < NM_ARRAY_LEN(extra_fold) && cp >= 0x80; k++)
-            if (extra_fold[k].from == cp)
-                rep = extra_fold[k].to;
-        if (rep)
-            nm_buf_adds(out, rep);
-        else
-            nm_buf_add(out, dst + i, (size_t)step);
-        i += step;
+        utf8proc_ssize_t step = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                                 (utf8proc_ssize_t)(n - i), &cp);
+        if (step <= 0) {   /* invalid UTF-8: keep the byte */
+            nm_buf_addc(out, (char)c);
+            i++;
+            continue;
+        }
+        fold_cp(cp, out);
+        i += (size_t)step;
     }
-    free(dst);
     nm_buf_cstr(out);
     return out->len;
+}
+
+/* ---- deferred indexing (batches) ---------------------------------------------------- */
+
+void store_fts_defer(store_db *db, int64_t version_id)
+{
+    if (db->n_pending_fts == db->cap_pending_fts) {
+        db->cap_pending_fts = db->cap_pending_fts ? db->cap_pending_fts * 2 : 256;
+        db->pending_fts = nm_xrealloc(db->pending_fts, db->cap_pending_fts * sizeof *db->pending_fts);
+    }
+    db->pending_fts[db->n_pending_fts++] = version_id;
+}
+
+int store_fts_flush(store_db *db, nm_err *err)
+{
+    /* fts_src holds only current, unpruned versions: a version replaced
+       later in the same batch is skipped. Read, then INSERT ... VALUES:
+       an INSERT ... SELECT into FTS5 takes a statement savepoint, and
+       FTS5 writes a new index segment at every savepoint (2.5x slower). */
+    static const char SQL_GET[] = "SELECT title, body FROM fts_src WHERE id = ?";
+    static const char SQL_ADD[] = "INSERT INTO fts(rowid, title, body) VALUES(?, ?, ?)";
+    for (size_t i = 0; i < db->n_pending_fts; i++) {
+        sqlite3_stmt *get = store_prep(db, SQL_GET, err);
+        if (!get)
+            return -1;
+        sqlite3_bind_int64(get, 1, db->pending_fts[i]);
+        int rc = sqlite3_step(get);
+        if (rc == SQLITE_DONE)
+            continue;
+        if (rc != SQLITE_ROW) {
+            sqlite3_reset(get);
+            return store_sql_err(db, err, "reading the batch to index");
+        }
+        sqlite3_stmt *add = store_prep(db, SQL_ADD, err);
+        if (!add) {
+            sqlite3_reset(get);
+            return -1;
+        }
+        sqlite3_bind_int64(add, 1, db->pending_fts[i]);
+        sqlite3_bind_value(add, 2, sqlite3_column_value(get, 0));
+        sqlite3_bind_value(add, 3, sqlite3_column_value(get, 1));
+        rc = store_step_done(db, add, err, "indexing the batch");
+        sqlite3_reset(get);
+        if (rc < 0)
+            return -1;
+    }
+    db->n_pending_fts = 0;
+    return 0;
 }
 
 /* ---- the tokenizer ----------------------------------------------------------- */
@@ -95,10 +148,59 @@ struct nmfold_ctx {
     nm_buf buf;                  /* the folded token */
 };
 
+/* Per BMP code point: 0 not known yet, 1 folding leaves it alone, 2 it
+   changes. Most tokens (unicode61 has already lowered them) need no
+   folding, and this table lets them through without a copy. Relaxed
+   atomics: two threads computing one entry write the same value. */
+static _Atomic unsigned char fold_known[0x10000];
+
+static int cp_is_folded(utf8proc_int32_t cp)
+{
+    if (cp >= 0x10000)
+        return 0;
+    unsigned char k = atomic_load_explicit(&fold_known[cp], memory_order_relaxed);
+    if (k == 0) {
+        utf8proc_int32_t dec[8];
+        int boundclass = 0;
+        utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, 8,
+                                                     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                                         UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
+                                                     &boundclass);
+        k = n == 1 && dec[0] == cp ? 1 : 2;
+        for (size_t i = 0; i < NM_ARRAY_LEN(extra_fold); i++)
+            if (extra_fold[i].from == cp)
+                k = 2;
+        atomic_store_explicit(&fold_known[cp], k, memory_order_relaxed);
+    }
+    return k == 1;
+}
+
+/* Returns 1 when folding would leave the token as it is. */
+static int token_is_folded(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z')
+                return 0;
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t step = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                                 (utf8proc_ssize_t)(n - i), &cp);
+        if (step <= 0 || !cp_is_folded(cp))
+            return 0;
+        i += (size_t)step;
+    }
+    return 1;
+}
+
 static int fold_token(void *arg, int flags, const char *tok, int n, int start, int end)
 {
     struct nmfold_ctx *c = arg;
-    if (is_ascii(tok, (size_t)n))
+    if (token_is_folded(tok, (size_t)n))
         return c->token(c->ctx, flags, tok, n, start, end);
     size_t len = store_fold(tok, (size_t)n, &c->buf);
     if (len == 0)

@@ -14,6 +14,12 @@
  * article fired: a corrected typo must not page the desk twice, a report
  * that grew a new angle (say, drones added to a border story) should.
  * A new version keeps its article's story.
+ *
+ * Inside store_begin's batch each ingest runs in a savepoint, so a bad
+ * article undoes only its own writes. FTS5 flushes its pending terms to a
+ * new index segment at every savepoint, which made batches twenty times
+ * slower; so in a batch the full-text rows are written at store_commit
+ * (store_fts_defer / store_fts_flush), in one go.
  */
 #include "store/store_internal.h"
 
@@ -182,35 +188,37 @@ static int64_t upsert_feed(store_db *db, const nm_article *a, int is_new, int64_
    similar enough. Returns the story id, 0, or -1. */
 static int64_t find_story(store_db *db, const struct store_sig *sig, int64_t now, nm_err *err)
 {
+    /* One lookup for all bands: ?1..?20 are the band keys. */
     static const char SQL[] =
-        "SELECT v.minhash, a.story_id FROM lsh l JOIN versions v ON v.id = l.version_id"
-        " JOIN articles a ON a.id = v.article_id WHERE l.key = ? AND l.seen >= ?";
+        "SELECT DISTINCT v.minhash, a.story_id FROM lsh l JOIN versions v ON v.id = l.version_id"
+        " JOIN articles a ON a.id = v.article_id WHERE l.key IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) AND l.seen >= ?21";
+    _Static_assert(STORE_LSH_BANDS == 20, "find_story's SQL binds 20 band keys");
     if (sig->n_shingles == 0)
         return 0;
+    sqlite3_stmt *st = store_prep(db, SQL, err);
+    if (!st)
+        return -1;
+    for (int b = 0; b < STORE_LSH_BANDS; b++)
+        sqlite3_bind_int64(st, b + 1, store_sig_band_key(sig, b));
+    sqlite3_bind_int64(st, STORE_LSH_BANDS + 1, now - db->opt.story_window_s);
     double best = 0;
     int64_t best_story = 0;
-    for (int b = 0; b < STORE_LSH_BANDS; b++) {
-        sqlite3_stmt *st = store_prep(db, SQL, err);
-        if (!st)
-            return -1;
-        sqlite3_bind_int64(st, 1, store_sig_band_key(sig, b));
-        sqlite3_bind_int64(st, 2, now - db->opt.story_window_s);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (sqlite3_column_bytes(st, 0) != (int)sizeof sig->min)
-                continue;
-            uint32_t other[STORE_MINHASH_K];
-            memcpy(other, sqlite3_column_blob(st, 0), sizeof other);
-            double s = store_sig_similarity(sig, other);
-            if (s > best) {
-                best = s;
-                best_story = sqlite3_column_int64(st, 1);
-            }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != (int)sizeof sig->min)
+            continue;
+        uint32_t other[STORE_MINHASH_K];
+        memcpy(other, sqlite3_column_blob(st, 0), sizeof other);
+        double sim = store_sig_similarity(sig, other);
+        if (sim > best) {
+            best = sim;
+            best_story = sqlite3_column_int64(st, 1);
         }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return store_sql_err(db, err, "looking for the story");
     }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_sql_err(db, err, "looking for the story");
     return best >= STORE_STORY_SIMILARITY ? best_story : 0;
 }
 
@@ -327,6 +335,9 @@ static int set_current(store_db *db, const nm_article *a, int64_t article, int64
    values that were indexed, which are still in the versions row). */
 static int fts_remove(store_db *db, int64_t version_id, nm_err *err)
 {
+    for (size_t i = 0; i < db->n_pending_fts; i++)
+        if (db->pending_fts[i] == version_id)
+            return 0;   /* not indexed yet (store_commit would have), nothing to delete */
     static const char SQL[] =
         "INSERT INTO fts(fts, rowid, title, body)"
         " SELECT 'delete', id, title, body FROM fts_src WHERE id = ?1";
@@ -480,12 +491,13 @@ static int ingest_tx(store_db *db, const nm_classified *c, struct store_ingest_r
     int64_t version = found ? ex.version + 1 : 1;
     int64_t vid = insert_version(db, c, ex.rowid, version, hash, &sig, now, err);
     if (vid < 0 || set_current(db, a, ex.rowid, version, vid, now, err) < 0 ||
-        fts_add(db, a, vid, err) < 0 || lsh_add(db, &sig, vid, now, err) < 0 ||
+        (!db->in_batch && fts_add(db, a, vid, err) < 0) || lsh_add(db, &sig, vid, now, err) < 0 ||
         insert_matches(db, c, vid, err) < 0)
         return -1;
     res->status = found ? STORE_INGEST_UPDATED : STORE_INGEST_NEW;
     res->article_rowid = ex.rowid;
     res->version = version;
+    res->version_id = vid;
     res->story_id = ex.story_id;
     if (c->n_themes == 0)
         return 0;
@@ -512,5 +524,7 @@ int store_ingest(store_db *db, const nm_classified *c, struct store_ingest_resul
         memset(res, 0, sizeof *res);
         return -1;
     }
+    if (db->in_batch && res->status != STORE_INGEST_UNCHANGED)
+        store_fts_defer(db, res->version_id);
     return 0;
 }

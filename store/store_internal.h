@@ -28,6 +28,8 @@ struct store_db {
     struct stmt_slot *stmts;  /* prepared once, reused (reset before use) */
     size_t n_stmts, cap_stmts;
     nm_buf fold;              /* scratch for store_fold */
+    int64_t *pending_fts;     /* versions to index at store_commit (see store_ingest.c) */
+    size_t n_pending_fts, cap_pending_fts;
 };
 
 /* Returns the cached statement for sql (a static string: its address is
@@ -51,14 +53,23 @@ int store_tx_begin(store_db *db, nm_err *err);
    the commit failed. */
 int store_tx_end(store_db *db, int ok, nm_err *err);
 
+/* Remembers a version to index at store_commit. */
+void store_fts_defer(store_db *db, int64_t version_id);
+/* Indexes the deferred versions that are still current and unpruned.
+   Returns 0 or -1 with err. */
+int store_fts_flush(store_db *db, nm_err *err);
+
 /* Registers the "nmfold" FTS5 tokenizer on a connection. Returns 0 or -1. */
 int store_fts_register(sqlite3 *h, nm_err *err);
 
 /* Folds one UTF-8 string of n bytes for comparison: compatibility
-   normalisation, case folding, combining marks removed (ё->е, ą->a), and
-   the letters Unicode does not decompose mapped by hand (ł->l, đ->d,
-   ø->o, ı->i, ħ->h). Returns the folded text (in out, reset first) and
-   its length; invalid UTF-8 is passed through byte for byte. */
+   decomposition (NFKD), case folding, combining marks removed (ё->е,
+   ą->a), default-ignorable characters dropped, and the letters Unicode
+   does not decompose mapped by hand (ł->l, đ->d, ø->o, ı->i, ħ->h).
+   The result stays decomposed (no recomposition: with the marks gone
+   only Hangul would recompose, and both sides of a comparison are folded
+   alike). Returns the folded text's length (in out, reset first);
+   invalid UTF-8 bytes are kept as they are. */
 size_t store_fold(const char *s, size_t n, nm_buf *out);
 
 /* ---- story grouping (store_story.c) ---- */

@@ -81,7 +81,8 @@ int store_prune(store_db *db, int text_days, int matches_days, int64_t now,
     memset(res, 0, sizeof *res);
     if (db->opt.read_only)
         return nm_err_set(err, "%s: opened read-only", db->path);
-    if (store_tx_begin(db, err) < 0)
+    /* Deferred index rows first, so the prune sees (and removes) them. */
+    if ((db->in_batch && store_fts_flush(db, err) < 0) || store_tx_begin(db, err) < 0)
         return -1;
     int ok = prune_tx(db, text_days, matches_days, now, res, err) == 0;
     return store_tx_end(db, ok, err);

@@ -10,8 +10,9 @@
  * 3. The floor: the sqlite3 shell imports the same CSV in one transaction
  *    into a plain table, then also into an FTS5 (unicode61) index; the
  *    wall time of each, measured in the same run.
- * 4. Runs 100 searches (the newsmonctl search query: FTS5 MATCH, bm25
- *    order, snippet, top 20) over the ingested database: p50 and p99.
+ * 4. Runs 100 searches over the ingested database with the query
+ *    newsmonctl search runs (STORE_SEARCH_SQL: FTS5 MATCH, bm25 order,
+ *    highlight and snippet of the top 20): p50 and p99.
  *
  * usage: store_bench DIR [N]   (run.sh builds and runs it)
  */
@@ -144,6 +145,28 @@ static void csv_field(FILE *f, const char *s, char end)
     fputc(end, f);
 }
 
+/* NM_BENCH_PROFILE=1: time spent per SQL statement during ingestion. */
+struct prof { const char *sql; char *copy; double ms; long n; };
+static struct prof prof[128];
+static int n_prof;
+
+static int profile_cb(unsigned type, void *ctx, void *p, void *x)
+{
+    const char *sql = sqlite3_sql((sqlite3_stmt *)p);
+    int i = 0;
+    while (i < n_prof && prof[i].sql != sql)
+        i++;
+    if (i == n_prof && n_prof < 128)
+        prof[n_prof++].sql = sql;
+    if (i < 128 && !prof[i].n)
+        prof[i].copy = strdup(sql);
+    if (i < 128) {
+        prof[i].ms += (double)*(sqlite3_int64 *)x / 1e6;
+        prof[i].n++;
+    }
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -153,7 +176,7 @@ static int cmp_double(const void *a, const void *b)
 /* Runs the sqlite3 shell on a script. Returns wall milliseconds or -1. */
 static double run_shell(const char *db, const char *script_path)
 {
-    char *cmd = nm_xasprintf("sqlite3 -batch '%s' < '%s'", db, script_path);
+    char *cmd = nm_xasprintf("sqlite3 -batch '%s' < '%s' > /dev/null", db, script_path);
     int64_t t0 = nm_now_ms();
     int rc = system(cmd);
     double ms = (double)(nm_now_ms() - t0);
@@ -213,6 +236,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    if (getenv("NM_BENCH_PROFILE"))
+        sqlite3_trace_v2(store_db_handle(db), SQLITE_TRACE_PROFILE, profile_cb, NULL);
     int64_t t0 = nm_now_ms();
     int64_t alerts = 0, grouped = 0;
     for (int i = 0; i < n; i++) {
@@ -232,6 +257,15 @@ int main(int argc, char **argv)
     }
     double ingest_ms = (double)(nm_now_ms() - t0);
     store_db_close(&db);
+    for (int i = 0; i < n_prof; i++)
+        if (prof[i].ms > ingest_ms / 100)
+            fprintf(stderr, "%8.0f ms %7ld x  %.100s\n", prof[i].ms, prof[i].n, prof[i].copy);
+    double rate = n / (ingest_ms / 1000.0);
+    printf("articles: %d (alerts %lld, joined an existing story %lld)\n", n, (long long)alerts,
+           (long long)grouped);
+    printf("store_ingest (FTS, stories, matches, alerts; batches of %d): %.0f ms = %.0f articles/s "
+           "(target >= 5000)\n", BATCH, ingest_ms, rate);
+    fflush(stdout);
 
     /* 3. the sqlite3 shell floor, same rows, one transaction */
     char *script = nm_xasprintf("%s/import.sql", dir);
@@ -266,11 +300,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_db_handle(db),
-            "SELECT a.ext_id, v.title, highlight(fts, 0, '[', ']'),"
-            " snippet(fts, 1, '[', ']', '…', 16), bm25(fts, 4.0, 1.0) AS r"
-            " FROM fts JOIN versions v ON v.id = fts.rowid JOIN articles a ON a.current_version_id = v.id"
-            " WHERE fts MATCH ?1 ORDER BY r LIMIT 20", -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(store_db_handle(db), STORE_SEARCH_SQL, -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "%s\n", sqlite3_errmsg(store_db_handle(db)));
         return 1;
     }
@@ -288,6 +318,10 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &a);
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, query, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, 0);
+        sqlite3_bind_int(st, 4, 20);
+        sqlite3_bind_text(st, 5, "[", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, "]", -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW)
             hits++;
         clock_gettime(CLOCK_MONOTONIC, &b);
@@ -298,11 +332,6 @@ int main(int argc, char **argv)
     store_db_close(&db);
     qsort(lat, QUERIES, sizeof lat[0], cmp_double);
 
-    double rate = n / (ingest_ms / 1000.0);
-    printf("articles: %d (alerts %lld, joined an existing story %lld)\n", n, (long long)alerts,
-           (long long)grouped);
-    printf("store_ingest (FTS, stories, matches, alerts; batches of %d): %.0f ms = %.0f articles/s "
-           "(target >= 5000)\n", BATCH, ingest_ms, rate);
     if (floor_ms >= 0)
         printf("floor: sqlite3 shell .import, plain table, one transaction: %.0f ms = %.0f rows/s "
                "(store_ingest takes %.1fx its time)\n", floor_ms, n / (floor_ms / 1000.0),

@@ -92,14 +92,15 @@ done
 # 3. Values checked after the schema (log level, store sync) name the file
 # (the schema's errors come first: a second check runs only without them).
 for d in newsmon-fetcher newsmon-classifier newsmon-store newsmon-notifier; do
-    out=$("$(bin $d)" -n -c "$CONF" -o log.level=loud 2>&1)
+    read -r -a ov <<<"${OVR[$d]}"
+    out=$("$(bin $d)" -n -c "$CONF" "${ov[@]}" -o log.level=loud 2>&1)
     rc=$?
-    { [ $rc -ne 0 ] && grep -q "^$CONF.*: \[log\] level: 'loud' is not error, warning, info or debug" <<<"$out"; } ||
+    { [ $rc -ne 0 ] && grep -q "^command line: \[log\] level: 'loud' is not error, warning, info or debug" <<<"$out"; } ||
         bad "$d: log.level=loud: exit $rc, '$out'"
 done
-out=$("$(bin newsmon-store)" -n -c "$CONF" -o store.sync=sometimes 2>&1)
+out=$("$(bin newsmon-store)" -n -c "$CONF" -o "store.database=$tmp/newsmon.db" -o store.sync=sometimes 2>&1)
 rc=$?
-{ [ $rc -ne 0 ] && grep -q "^$CONF.*: \[store\] sync: 'sometimes' is not normal or full" <<<"$out"; } ||
+{ [ $rc -ne 0 ] && grep -q "^command line: \[store\] sync: 'sometimes' is not normal or full" <<<"$out"; } ||
     bad "store: store.sync=sometimes: exit $rc, '$out'"
 
 # 4. A rules folder with errors: the classifier's -n names each place.

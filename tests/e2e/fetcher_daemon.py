@@ -29,6 +29,26 @@ def busy(h):
 srv.route("/busy.xml", busy)
 srv.static("/steady.xml", rss("Steady", [("s-0", "S0", "http://example.invalid/s", "S")]),
            ctype="application/rss+xml", etag='"s1"')
+
+
+def trickle(h):
+    h.send_response(200)
+    h.send_header("Content-Type", "text/html")
+    h.send_header("Content-Length", "100000")
+    h.end_headers()
+    try:
+        for _ in range(100000):
+            h.wfile.write(b" ")
+            h.wfile.flush()
+            time.sleep(0.5)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+srv.route("/slow.xml", trickle)
+srv.route("/slow.html", trickle)
+srv.static("/slowpage.xml", rss("Slow page", [("sp-0", "SP0", srv.url("/slow.html"), "S")]),
+           ctype="application/rss+xml")
 srv.static("/late.xml", rss("Late", [("late-0", "L0", "http://example.invalid/l", "S")]),
            ctype="application/rss+xml")
 
@@ -42,10 +62,12 @@ def wait_for(cond, timeout, what):
     fail("timed out waiting for " + what)
 
 
-fx = Fetcher(fetch_pages="no", min_interval="1s")
+fx = Fetcher(fetch_pages="no", min_interval="1s", max_per_host="8")
 store = None
 try:
     fx.opml("desk.opml", [srv.url("/busy.xml"), (srv.url("/steady.xml"), 'newsmon:interval="1s"')])
+    # Transfers still running at SIGTERM: a feed and a page that trickle.
+    fx.opml("slow.opml", [srv.url("/slow.xml"), (srv.url("/slowpage.xml"), 'newsmon:fetchPage="yes"')])
     store = FakeStore(fx.fetch_out, fx.store_events)
     fx.start()
     wait_for(lambda: len(srv.hits("/busy.xml")) >= 2, 15, "the second poll of the 429 feed")
@@ -84,16 +106,18 @@ try:
     req.send(b"status")
     st = json.loads(req.recv())
     print("status: %s" % st)
-    check(st.get("feeds") == 3 and st.get("confirmed", 0) >= 3 and st.get("pending") == 0,
+    check(st.get("feeds") == 5 and st.get("transfers") == 2 and st.get("confirmed", 0) >= 3 and st.get("pending") == 0,
           "the control socket reports feeds, confirmed and pending items")
     req.close()
     ctx.term()
 
     t0 = time.time()
     rc = fx.stop(signal.SIGTERM)
-    check(rc == 0 and time.time() - t0 < 5, "SIGTERM stops the daemon with exit 0")
+    check(rc == 0 and time.time() - t0 < 5, "SIGTERM stops the daemon with exit 0, transfers in flight")
     check("reload refused" in fx.log and "broken.opml:1:" in fx.log, "the refused reload is logged with file:line")
-    check("reloaded the feed lists: 3 feeds" in fx.log, "the good reload is logged")
+    check("reloaded the feed lists: 5 feeds" in fx.log, "the good reload is logged")
+    check("sp-0" not in store.ids() and fx.pending() == 0,
+          "an item whose page was still loading at SIGTERM was not sent (it is new again next time)")
 finally:
     if store:
         store.close()

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 struct conf {
+    char *mode;
     char *name;
     int64_t count;
     int flag;
@@ -17,8 +18,11 @@ struct conf {
     int64_t size;
 };
 
+static const char *const modes[] = { "fast", "safe", "paranoid", NULL };
+
 #define O(f) offsetof(struct conf, f)
 static const nm_conf_key schema[] = {
+    { "fetcher", "mode", NM_CONF_STRING, O(mode), "safe", 1, 0, "", modes },
     { "fetcher", "name", NM_CONF_STRING, O(name), "default-name", 1, 0, "" },
     { "fetcher", "count", NM_CONF_INT, O(count), "5", 1, 100, "" },
     { "fetcher", "flag", NM_CONF_BOOL, O(flag), "no", 1, 0, "" },
@@ -90,6 +94,28 @@ START_TEST(every_error_with_line)
     ck_assert(has_error(&e, ":5: unknown section [fethcer]"));
     ck_assert(has_error(&e, ":8: [fetcher] count: 500 is out of range (1 to 100)"));
     ck_assert(has_error(&e, ":9: [fetcher] delay: 'soon' is not a duration"));
+    nm_conf_errors_clear(&e);
+    nm_conf_free(schema, NM_ARRAY_LEN(schema), &c);
+}
+END_TEST
+
+START_TEST(choices_and_lines)
+{
+    struct conf c;
+    nm_conf_errors e = { 0 };
+    int lines[NM_ARRAY_LEN(schema)] = { 0 };
+    char *path = write_tmp("[fetcher]\n\ncount = 3\nmode = reckless\n");
+    char *ov[] = { "fetcher.name=x" };
+    memset(&c, 0, sizeof c);
+    struct nm_conf_load_args a = { path, schema, NM_ARRAY_LEN(schema), &c, ov, 1, NULL, NULL, lines };
+    ck_assert_int_eq(nm_conf_load(&a, &e), -1);
+    ck_assert(has_error(&e, ":4: [fetcher] mode: 'reckless' is not fast, safe or paranoid"));
+    ck_assert_int_eq(lines[0], 4);    /* mode */
+    ck_assert_int_eq(lines[1], -1);   /* name: from the command line */
+    ck_assert_int_eq(lines[2], 3);    /* count */
+    ck_assert_int_eq(lines[3], 0);    /* flag: default */
+    unlink(path);
+    free(path);
     nm_conf_errors_clear(&e);
     nm_conf_free(schema, NM_ARRAY_LEN(schema), &c);
 }
@@ -216,6 +242,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("core");
     tcase_add_test(t, defaults_and_values);
     tcase_add_test(t, every_error_with_line);
+    tcase_add_test(t, choices_and_lines);
     tcase_add_test(t, other_daemons_sections_are_left_alone);
     tcase_add_test(t, overrides_win_and_are_checked);
     tcase_add_test(t, malformed_files);

@@ -10,10 +10,12 @@
 
 #include "fetcher/opml.h"
 
+/* Returns the path of an OPML fixture (valid until the next call). */
 static const char *fixture(const char *name)
 {
-    static char path[4096];
-    snprintf(path, sizeof path, "%s/%s", nm_test_path("tests/data/fetcher/opml"), name);
+    static char *path;
+    free(path);
+    path = nm_xasprintf("%s/%s", nm_test_path("tests/data/fetcher/opml"), name);
     return path;
 }
 
