@@ -451,6 +451,76 @@ static void take_entries(struct fetcher *f, struct feed_rt *r, struct state_feed
     }
 }
 
+/* Handles a 2xx body: parses it, sends the new items, updates health and schedule. */
+static void take_body(struct fetcher *f, struct feed_rt *r, struct state_feed *sf, const struct http_result *res)
+{
+    struct feed parsed;
+    feed_init(&parsed);
+    nm_err err;
+    char *charset = content_charset(res->content_type);
+    if (feed_parse(res->body.data ? res->body.data : "", res->body.len, res->final_url, charset, &f->limits,
+                   &parsed, &err) < 0) {
+        char *why = nm_xasprintf("unreadable feed: %s", err.msg);
+        poll_failed(f, sf, why, 0);
+        free(why);
+    } else {
+        if (parsed.n_errors)
+            log_info("feed %s: read with %zu problem%s, first: %s", r->url, parsed.n_errors,
+                     parsed.n_errors == 1 ? "" : "s", parsed.errors[0]);
+        sf->failures = 0;
+        nm_free(&sf->last_error);
+        sf->last_success = sf->last_attempt;
+        if (parsed.title) {
+            free(sf->title);
+            sf->title = nm_xstrdup(parsed.title);
+        }
+        free(sf->etag);
+        free(sf->last_modified);
+        sf->etag = nm_xstrdup(res->etag);
+        sf->last_modified = nm_xstrdup(res->last_modified);
+        take_entries(f, r, sf, &parsed);
+        schedule_ok(f, r, sf, &parsed, res);
+    }
+    free(charset);
+    feed_clear(&parsed);
+}
+
+/* Judges a poll's response and updates the feed's row accordingly. */
+static void take_response(struct fetcher *f, struct feed_rt *r, struct state_feed *sf, const struct http_result *res)
+{
+    if (res->failed) {
+        poll_failed(f, sf, res->error_msg, 0);
+    } else if (res->status == 429 || res->status == 503) {
+        int64_t ra = 0;
+        bool has = sched_retry_after(res->retry_after, wall_ms() / 1000, &ra) == 0;
+        char *why = has ? nm_xasprintf("HTTP %ld, Retry-After %s", res->status, res->retry_after)
+                        : nm_xasprintf("HTTP %ld", res->status);
+        if (ra > 7 * 86400000LL)
+            ra = 7 * 86400000LL;
+        poll_failed(f, sf, why, ra);
+        free(why);
+    } else if (res->status == 304) {
+        sf->failures = 0;
+        nm_free(&sf->last_error);
+        sf->last_success = sf->last_attempt;
+        schedule_ok(f, r, sf, NULL, res);
+        log_debug("feed %s: not modified", r->url);
+    } else if (res->status < 200 || res->status > 299) {
+        char *why = nm_xasprintf("HTTP %ld", res->status);
+        poll_failed(f, sf, why, 0);
+        free(why);
+    } else {
+        take_body(f, r, sf, res);
+    }
+    const char *now_at = sf->current_url ? sf->current_url : sf->url;
+    if (!res->failed && res->permanent_url && strcmp(res->permanent_url, now_at)) {
+        log_info("feed %s: moved permanently to %s; polling the new address from now on", r->url,
+                 res->permanent_url);
+        free(sf->current_url);
+        sf->current_url = nm_xstrdup(res->permanent_url);
+    }
+}
+
 static void on_feed_done(void *arg, struct http_result *res)
 {
     struct poll_job *pj = arg;
@@ -470,63 +540,7 @@ static void on_feed_done(void *arg, struct http_result *res)
     if (state_begin(f->db, &err) < 0)
         log_err("%s", err.msg);
     resend_pending(f, r->url);
-    if (res->failed) {
-        poll_failed(f, &sf, res->error_msg, 0);
-    } else if (res->status == 429 || res->status == 503) {
-        int64_t ra = 0;
-        bool has = sched_retry_after(res->retry_after, wall_ms() / 1000, &ra) == 0;
-        char *why = has ? nm_xasprintf("HTTP %ld, Retry-After %s", res->status, res->retry_after)
-                        : nm_xasprintf("HTTP %ld", res->status);
-        if (ra > 7 * 86400000LL)
-            ra = 7 * 86400000LL;
-        poll_failed(f, &sf, why, ra);
-        free(why);
-    } else if (res->status == 304) {
-        sf.failures = 0;
-        nm_free(&sf.last_error);
-        sf.last_success = sf.last_attempt;
-        schedule_ok(f, r, &sf, NULL, res);
-        log_debug("feed %s: not modified", r->url);
-    } else if (res->status < 200 || res->status > 299) {
-        char *why = nm_xasprintf("HTTP %ld", res->status);
-        poll_failed(f, &sf, why, 0);
-        free(why);
-    } else {
-        struct feed parsed;
-        feed_init(&parsed);
-        char *charset = content_charset(res->content_type);
-        if (feed_parse(res->body.data ? res->body.data : "", res->body.len, res->final_url, charset, &f->limits,
-                       &parsed, &err) < 0) {
-            char *why = nm_xasprintf("unreadable feed: %s", err.msg);
-            poll_failed(f, &sf, why, 0);
-            free(why);
-        } else {
-            if (parsed.n_errors)
-                log_info("feed %s: read with %zu problem%s, first: %s", r->url, parsed.n_errors,
-                         parsed.n_errors == 1 ? "" : "s", parsed.errors[0]);
-            sf.failures = 0;
-            nm_free(&sf.last_error);
-            sf.last_success = sf.last_attempt;
-            if (parsed.title) {
-                free(sf.title);
-                sf.title = nm_xstrdup(parsed.title);
-            }
-            free(sf.etag);
-            free(sf.last_modified);
-            sf.etag = nm_xstrdup(res->etag);
-            sf.last_modified = nm_xstrdup(res->last_modified);
-            take_entries(f, r, &sf, &parsed);
-            schedule_ok(f, r, &sf, &parsed, res);
-        }
-        free(charset);
-        feed_clear(&parsed);
-    }
-    if (!res->failed && res->permanent_url && strcmp(res->permanent_url, sf.current_url ? sf.current_url : sf.url)) {
-        log_info("feed %s: moved permanently to %s; polling the new address from now on", r->url,
-                 res->permanent_url);
-        free(sf.current_url);
-        sf.current_url = nm_xstrdup(res->permanent_url);
-    }
+    take_response(f, r, &sf, res);
     r->next_ms = sf.next_poll_ms;
     if (state_feed_put(f->db, &sf, &err) < 0 || state_commit(f->db, &err) < 0)
         log_err("%s", err.msg);

@@ -208,7 +208,11 @@ int state_begin(state_db *s, nm_err *err)
 int state_commit(state_db *s, nm_err *err)
 {
     sqlite3_stmt *st = stmt(s, S_COMMIT, err);
-    return st ? run(s, st, err, "commit") : -1;
+    if (st && run(s, st, err, "commit") == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);   /* never leave a transaction open */
+    return -1;
 }
 
 static void read_feed(sqlite3_stmt *st, struct state_feed *f)

@@ -50,6 +50,7 @@ void state_feed_clear(struct state_feed *f);
 state_db *state_open(const char *path, bool readonly, nm_err *err);
 void state_close(state_db **db);
 
+/* Start and end a transaction. Return 0 or -1; a failed commit rolls back. */
 int state_begin(state_db *db, nm_err *err);
 int state_commit(state_db *db, nm_err *err);
 

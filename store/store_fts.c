@@ -33,6 +33,33 @@ static const struct { utf8proc_int32_t from; const char *to; } extra_fold[] = {
     { 0x01B6, "z" },  /* ƶ */
 };
 
+/* Per BMP code point: 0 not known yet, 1 folding leaves it alone, 2 it
+   changes. Most tokens (unicode61 has already lowered them) need no
+   folding, and this table lets them through without a copy. Relaxed
+   atomics: two threads computing one entry write the same value. */
+static _Atomic unsigned char fold_known[0x10000];
+
+static int cp_is_folded(utf8proc_int32_t cp)
+{
+    if (cp >= 0x10000)
+        return 0;
+    unsigned char k = atomic_load_explicit(&fold_known[cp], memory_order_relaxed);
+    if (k == 0) {
+        utf8proc_int32_t dec[8];
+        int boundclass = 0;
+        utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, 8,
+                                                     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                                         UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
+                                                     &boundclass);
+        k = n == 1 && dec[0] == cp ? 1 : 2;
+        for (size_t i = 0; i < NM_ARRAY_LEN(extra_fold); i++)
+            if (extra_fold[i].from == cp)
+                k = 2;
+        atomic_store_explicit(&fold_known[cp], k, memory_order_relaxed);
+    }
+    return k == 1;
+}
+
 /* Appends the folded form of one code point (no allocation: this runs
    for every non-ASCII token indexed). */
 static void fold_cp(utf8proc_int32_t cp, nm_buf *out)
@@ -80,7 +107,10 @@ size_t store_fold(const char *s, size_t n, nm_buf *out)
             i++;
             continue;
         }
-        fold_cp(cp, out);
+        if (cp_is_folded(cp))
+            nm_buf_add(out, s + i, (size_t)step);
+        else
+            fold_cp(cp, out);
         i += (size_t)step;
     }
     nm_buf_cstr(out);
@@ -147,33 +177,6 @@ struct nmfold_ctx {
     int (*token)(void *, int, const char *, int, int, int);
     nm_buf buf;                  /* the folded token */
 };
-
-/* Per BMP code point: 0 not known yet, 1 folding leaves it alone, 2 it
-   changes. Most tokens (unicode61 has already lowered them) need no
-   folding, and this table lets them through without a copy. Relaxed
-   atomics: two threads computing one entry write the same value. */
-static _Atomic unsigned char fold_known[0x10000];
-
-static int cp_is_folded(utf8proc_int32_t cp)
-{
-    if (cp >= 0x10000)
-        return 0;
-    unsigned char k = atomic_load_explicit(&fold_known[cp], memory_order_relaxed);
-    if (k == 0) {
-        utf8proc_int32_t dec[8];
-        int boundclass = 0;
-        utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, 8,
-                                                     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-                                                         UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
-                                                     &boundclass);
-        k = n == 1 && dec[0] == cp ? 1 : 2;
-        for (size_t i = 0; i < NM_ARRAY_LEN(extra_fold); i++)
-            if (extra_fold[i].from == cp)
-                k = 2;
-        atomic_store_explicit(&fold_known[cp], k, memory_order_relaxed);
-    }
-    return k == 1;
-}
 
 /* Returns 1 when folding would leave the token as it is. */
 static int token_is_folded(const char *s, size_t n)

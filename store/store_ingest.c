@@ -188,12 +188,12 @@ static int64_t upsert_feed(store_db *db, const nm_article *a, int is_new, int64_
    similar enough. Returns the story id, 0, or -1. */
 static int64_t find_story(store_db *db, const struct store_sig *sig, int64_t now, nm_err *err)
 {
-    /* One lookup for all bands: ?1..?20 are the band keys. */
+    /* One lookup for all bands: ?1..?10 are the band keys. */
     static const char SQL[] =
         "SELECT DISTINCT v.minhash, a.story_id FROM lsh l JOIN versions v ON v.id = l.version_id"
         " JOIN articles a ON a.id = v.article_id WHERE l.key IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) AND l.seen >= ?21";
-    _Static_assert(STORE_LSH_BANDS == 20, "find_story's SQL binds 20 band keys");
+        " ?9, ?10) AND l.seen >= ?11";
+    _Static_assert(STORE_LSH_BANDS == 10, "find_story's SQL binds 10 band keys");
     if (sig->n_shingles == 0)
         return 0;
     sqlite3_stmt *st = store_prep(db, SQL, err);

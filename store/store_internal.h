@@ -74,9 +74,9 @@ size_t store_fold(const char *s, size_t n, nm_buf *out);
 
 /* ---- story grouping (store_story.c) ---- */
 
-#define STORE_MINHASH_K 60        /* hash functions per signature */
-#define STORE_LSH_BANDS 20        /* bands of ... */
-#define STORE_LSH_ROWS 3          /* ... rows each (BANDS * ROWS == K) */
+#define STORE_MINHASH_K 60        /* hash functions per signature (for the estimate) */
+#define STORE_LSH_BANDS 10        /* LSH bands of ... */
+#define STORE_LSH_ROWS 2          /* ... rows each, over the first BANDS * ROWS minimums */
 #define STORE_STORY_MIN_SHINGLES 4 /* shorter texts do not join stories */
 #define STORE_STORY_SIMILARITY 0.45 /* estimated Jaccard to count as the same story */
 

@@ -9,11 +9,15 @@
  * words in a row, so their Jaccard similarity stays near zero.
  *
  * MinHash estimates that similarity from STORE_MINHASH_K minimums of
- * independent hashes; LSH splits the signature into STORE_LSH_BANDS bands
- * of STORE_LSH_ROWS rows, and two articles become candidates when one
- * band is equal, which finds pairs above ~0.37 with high probability (0.93
- * at 0.5, > 0.999 at 0.7) while pairs at 0.1 rarely meet (2%). Candidates
- * are then confirmed with the full signature (STORE_STORY_SIMILARITY).
+ * independent hashes (h_k(x) = high half of a_k * x + b_k, multiply-shift
+ * universal hashing over the shingle's 64-bit hash). LSH takes the first
+ * STORE_LSH_BANDS * STORE_LSH_ROWS minimums as bands of STORE_LSH_ROWS,
+ * and two articles become candidates when one band is equal: with 10
+ * bands of 2 that finds pairs at Jaccard 0.5 with probability 0.94 and at
+ * 0.7 with 0.999, while pairs at 0.1 meet 10% of the time. Candidates are
+ * then confirmed with all 60 minimums (STORE_STORY_SIMILARITY), whose
+ * estimate has a standard deviation under 0.065. 10 bands of 2 rather than
+ * 20 of 3 halves the lsh rows written per article (ingest speed).
  * The bands are rows of the lsh table, looked up by key (store_ingest.c).
  */
 #include "store/store_internal.h"
@@ -94,12 +98,18 @@ void store_sig_compute(const char *title, const char *body, struct store_sig *si
     for (int k = 0; k < STORE_MINHASH_K; k++)
         sig->min[k] = UINT32_MAX;
     sig->n_shingles = n >= SHINGLE ? n - SHINGLE + 1 : 0;
+    static uint64_t a[STORE_MINHASH_K], b[STORE_MINHASH_K];
+    if (a[0] == 0)   /* fixed constants: a signature must not change between runs */
+        for (int k = 0; k < STORE_MINHASH_K; k++) {
+            a[k] = mix64(0x9e3779b97f4a7c15ULL * (uint64_t)(2 * k + 1)) | 1;
+            b[k] = mix64(0x9e3779b97f4a7c15ULL * (uint64_t)(2 * k + 2));
+        }
     for (size_t i = 0; i + SHINGLE <= n; i++) {
         uint64_t h = words[i];
         for (int j = 1; j < SHINGLE; j++)
             h = mix64(h * 31 + words[i + j]);
         for (int k = 0; k < STORE_MINHASH_K; k++) {
-            uint32_t v = (uint32_t)(mix64(h ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1))) >> 32);
+            uint32_t v = (uint32_t)((a[k] * h + b[k]) >> 32);
             if (v < sig->min[k])
                 sig->min[k] = v;
         }
@@ -125,4 +135,4 @@ double store_sig_similarity(const struct store_sig *a, const uint32_t *b_min)
     return (double)same / STORE_MINHASH_K;
 }
 
-_Static_assert(STORE_LSH_BANDS * STORE_LSH_ROWS == STORE_MINHASH_K, "bands x rows == K");
+_Static_assert(STORE_LSH_BANDS * STORE_LSH_ROWS <= STORE_MINHASH_K, "bands x rows <= K");
