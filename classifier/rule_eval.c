@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nm_url.h"
 #include "common/nm_util.h"
 
 /* What an expression is evaluated against. */
@@ -42,31 +43,6 @@ static void occ_add(occ_list *l, const rocc *o)
 }
 
 /* ---------- article facts ---------- */
-
-/* Returns the lower-case host of url, or NULL (caller frees). */
-static char *url_host(const char *url)
-{
-    if (!url)
-        return NULL;
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    const char *end = p + strcspn(p, "/?#");
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at)
-        p = at + 1;
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    if (colon && *p != '[')
-        end = colon;
-    if (end == p)
-        return NULL;
-    char *h = nm_xstrndup(p, (size_t)(end - p));
-    for (char *c = h; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    size_t l = strlen(h);
-    while (l > 0 && h[l - 1] == '.')
-        h[--l] = '\0';
-    return h;
-}
 
 static bool host_matches(const char *host, const char *want)
 {
@@ -258,8 +234,7 @@ static json_t *matches_json(const ectx *e, occ_list *l)
         if (i > 0 && by_place(o, &l->v[i - 1]) == 0)
             continue;
         int f = o->field == FIELD_TITLE ? 0 : 1;
-        const rule_tokens *tk = &e->sc->tok[f];
-        uint32_t start = tk->v[o->start].start, end = tk->v[o->end - 1].end;
+        uint32_t start = o->from, end = o->to;
         json_t *m = json_object();
         json_object_set_new(m, "term", json_string(e->rs->terms[o->term].text));
         json_object_set_new(m, "field", json_string(f == 0 ? "title" : "text"));
@@ -269,6 +244,129 @@ static json_t *matches_json(const ectx *e, occ_list *l)
         added++;
     }
     return arr;
+}
+
+/* ---------- which themes to evaluate ---------- */
+
+/* Returns whether n may hold in an article where none of the terms under
+   it occurs. NOT, lang: and source: may, so this errs on "yes". */
+static bool holds_without_terms(const rule_set *rs, const rnode *n)
+{
+    switch (n->kind) {
+    case RN_TERM:
+    case RN_NEAR:
+        return false;
+    case RN_AND:
+        for (size_t i = 0; i < n->n_kids; i++)
+            if (!holds_without_terms(rs, n->kids[i]))
+                return false;
+        return true;
+    case RN_OR:
+        for (size_t i = 0; i < n->n_kids; i++)
+            if (holds_without_terms(rs, n->kids[i]))
+                return true;
+        return false;
+    case RN_ATLEAST: {
+        int64_t can = 0;
+        for (size_t i = 0; i < n->n_kids; i++)
+            can += holds_without_terms(rs, n->kids[i]);
+        return can >= n->n;
+    }
+    case RN_SCOPE:
+        return holds_without_terms(rs, n->kids[0]);
+    case RN_REF:
+        return n->def >= 0 && holds_without_terms(rs, rs->defines[n->def].expr);
+    case RN_NOT:
+    case RN_LANG:
+    case RN_SOURCE:
+        return true;
+    }
+    return true;
+}
+
+/* Calls add(term) for every term under n (defines included). */
+static void each_term(const rule_set *rs, const rnode *n, void (*add)(void *, int32_t), void *arg)
+{
+    if (n->kind == RN_TERM && n->term >= 0)
+        add(arg, n->term);
+    else if (n->kind == RN_REF && n->def >= 0)
+        each_term(rs, rs->defines[n->def].expr, add, arg);
+    for (size_t i = 0; i < n->n_kids; i++)
+        each_term(rs, n->kids[i], add, arg);
+}
+
+/* Collecting the (term, theme) pairs of the trigger index. */
+typedef struct trig_build {
+    uint32_t *seen;          /* per term: 1 + the last theme it was added for */
+    uint32_t theme;
+    uint32_t (*pairs)[2];
+    size_t n, cap;
+} trig_build;
+
+static void trig_add(void *arg, int32_t term)
+{
+    trig_build *b = arg;
+    if (b->seen[term] == b->theme + 1)
+        return;
+    b->seen[term] = b->theme + 1;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 1024;
+        b->pairs = nm_xrealloc(b->pairs, b->cap * sizeof *b->pairs);
+    }
+    b->pairs[b->n][0] = (uint32_t)term;
+    b->pairs[b->n][1] = b->theme;
+    b->n++;
+}
+
+void rule_triggers_build(rule_set *rs)
+{
+    trig_build b = { 0 };
+    b.seen = nm_xcalloc(rs->n_terms ? rs->n_terms : 1, sizeof *b.seen);
+    rs->theme_always = nm_xcalloc(rs->n_themes ? rs->n_themes : 1, sizeof *rs->theme_always);
+    for (size_t i = 0; i < rs->n_themes; i++) {
+        const rtheme *th = &rs->themes[i];
+        if (!th->match || holds_without_terms(rs, th->match)) {
+            rs->theme_always[i] = true;
+            continue;
+        }
+        b.theme = (uint32_t)i;
+        each_term(rs, th->match, trig_add, &b);
+    }
+    /* counting sort of the pairs by term, into CSR form */
+    rs->trig_off = nm_xcalloc(rs->n_terms + 1, sizeof *rs->trig_off);
+    for (size_t k = 0; k < b.n; k++)
+        rs->trig_off[b.pairs[k][0] + 1]++;
+    for (size_t t = 0; t < rs->n_terms; t++)
+        rs->trig_off[t + 1] += rs->trig_off[t];
+    rs->trig_themes = nm_xmalloc((b.n ? b.n : 1) * sizeof *rs->trig_themes);
+    memset(b.seen, 0, (rs->n_terms ? rs->n_terms : 1) * sizeof *b.seen);
+    for (size_t k = 0; k < b.n; k++) {
+        uint32_t t = b.pairs[k][0];
+        rs->trig_themes[rs->trig_off[t] + b.seen[t]++] = b.pairs[k][1];
+    }
+    free(b.pairs);
+    free(b.seen);
+}
+
+void rule_triggers_free(rule_set *rs)
+{
+    nm_free(&rs->trig_off);
+    nm_free(&rs->trig_themes);
+    nm_free(&rs->theme_always);
+}
+
+/* Returns a new array of one flag per theme: whether it may fire, given
+   the terms that occurred (caller frees). */
+static bool *themes_awake(const rule_set *rs, const rscan *sc)
+{
+    bool *awake = nm_xmalloc((rs->n_themes ? rs->n_themes : 1) * sizeof *awake);
+    memcpy(awake, rs->theme_always, rs->n_themes * sizeof *awake);
+    for (size_t i = 0; i < sc->n_occ; i += sc->count[sc->occ[i].term]) {
+        int32_t t = sc->occ[i].term;
+        for (uint32_t k = rs->trig_off[t]; k < rs->trig_off[t + 1]; k++)
+            awake[rs->trig_themes[k]] = true;
+    }
+    return awake;
 }
 
 /* ---------- entry points ---------- */
@@ -292,8 +390,8 @@ static void prepare(ectx *e, rscan *sc, const rule_set *rs, const nm_article *a,
         for (char *c = e->lang; *c; c++)
             *c = *c == '_' ? '-' : (char)tolower((unsigned char)*c);
     }
-    e->hosts[0] = url_host(a->link);
-    e->hosts[1] = url_host(a->feed);
+    e->hosts[0] = a->link ? nm_url_host(a->link) : NULL;
+    e->hosts[1] = a->feed ? nm_url_host(a->feed) : NULL;
     rule_scan(rs, sc, e->field_text[0], strlen(e->field_text[0]), *joined, strlen(*joined));
 }
 
@@ -329,9 +427,10 @@ int rule_set_classify(const rule_set *rs, const nm_article *a, nm_theme_hit **hi
     *n_hits = 0;
     bool *held = NULL;
     size_t held_cap = 0;
+    bool *awake = themes_awake(rs, &sc);
     for (size_t i = 0; i < rs->n_themes; i++) {
         const rtheme *th = &rs->themes[i];
-        if (!eval(&e, th->match, FIELD_ALL))
+        if (!awake[i] || !eval(&e, th->match, FIELD_ALL))
             continue;
         if (th->exclude && eval(&e, th->exclude, FIELD_ALL))
             continue;
@@ -355,6 +454,7 @@ int rule_set_classify(const rule_set *rs, const nm_article *a, nm_theme_hit **hi
         h->matches = theme_matches(&e, th, held);
     }
     free(held);
+    free(awake);
     release(&e, &sc, &joined);
     return 0;
 }

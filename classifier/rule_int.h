@@ -102,6 +102,7 @@ typedef struct ratom {
 
 #define RULE_FILTER_BITS (1u << 20)
 #define RULE_FILTER_MASK (RULE_FILTER_BITS - 1)
+#define RULE_HEAD_SLOTS (1u << 14)
 
 typedef struct rslot {      /* one hash table slot; key NULL when empty */
     uint64_t hash;
@@ -124,8 +125,18 @@ struct rule_set {
     size_t n_atoms;
     rslot *slots;
     size_t n_slots;         /* a power of two */
-    uint64_t *filter;       /* bit per (hash & RULE_FILTER_MASK) of every atom key: most words need no probe */
+    uint64_t *filter;       /* bit per ((hash >> 20) & RULE_FILTER_MASK) of every atom key: most words need no probe */
     size_t max_prefix;      /* longest prefix atom in bytes: longer leading parts are not looked up */
+    size_t head_len;        /* bytes of a word's head: the shortest prefix atom's length, at most 8 */
+    uint64_t *head_lens;    /* RULE_HEAD_SLOTS masks: bit L set when a prefix atom of L bytes (L < 64)
+                               has a head hashing to the slot */
+    bool long_prefix;       /* some prefix atom is 64 bytes or longer */
+    /* Which themes a term can wake (rule_eval.c): a theme whose match
+       cannot hold unless one of its match terms occurs is evaluated only
+       when one did. Term t wakes trig_themes[trig_off[t] .. trig_off[t+1]). */
+    uint32_t *trig_off;
+    uint32_t *trig_themes;
+    bool *theme_always;     /* per theme: evaluate it whatever occurred */
     char version[65];
 };
 
@@ -150,22 +161,33 @@ void rule_node_free(rnode *n);
 void rule_matcher_build(rule_set *rs);
 void rule_matcher_free(rule_set *rs);
 
-/* One occurrence of a term: tokens [start, end) of a field. */
+/* One occurrence of a term: words [start, end) of a field, which are
+   bytes [from, to) of the field's original text. */
 typedef struct rocc {
     int32_t term;
     uint8_t field;          /* FIELD_TITLE or FIELD_TEXT */
     uint32_t start, end;
+    uint32_t from, to;
 } rocc;
 
-/* Per-call scratch of the scan: tokens of both fields and the occurrences. */
+/* A word of the text that matched at least one atom. */
+typedef struct rhitword {
+    uint32_t word;          /* its position in the field, in words */
+    uint32_t from, to;      /* its bytes in the original text */
+    uint32_t a_first, a_end;/* its atoms: rscan.atoms[a_first .. a_end) */
+} rhitword;
+
+/* Per-call scratch of the scan: the words that matched an atom and the
+   occurrences of terms. Words that match nothing leave no trace. */
 typedef struct rscan {
-    rule_tokens tok[2];     /* [0] title, [1] text */
-    uint32_t *tok_aoff[2];  /* token i's atoms: atoms[tok_aoff[i] .. tok_aoff[i+1]) */
+    rule_wordbuf wb;
+    rhitword *hw;
+    size_t n_hw, cap_hw;
     int32_t *atoms;
     size_t n_atoms, cap_atoms;
     rocc *occ;
     size_t n_occ, cap_occ;
-    uint32_t *first;        /* per term: first occurrence index (sorted by term) */
+    uint32_t *first;        /* per term: first occurrence index (valid when count > 0) */
     uint32_t *count;        /* per term: number of occurrences */
 } rscan;
 
@@ -173,5 +195,10 @@ typedef struct rscan {
 void rule_scan(const rule_set *rs, rscan *sc, const char *title, size_t title_len,
                const char *text, size_t text_len);
 void rule_scan_free(rscan *sc);
+
+/* rule_eval.c */
+/* Computes which themes each term can wake (trig_* above). */
+void rule_triggers_build(rule_set *rs);
+void rule_triggers_free(rule_set *rs);
 
 #endif

@@ -101,6 +101,7 @@ void rule_set_destroy(rule_set **prs)
     }
     free(rs->atoms);
     rule_matcher_free(rs);
+    rule_triggers_free(rs);
     free(rs);
     *prs = NULL;
 }
@@ -509,6 +510,7 @@ static void compile(rload *ld)
     strmap_free(&c.terms);
     strmap_free(&c.atoms);
     rule_matcher_build(ld->rs);
+    rule_triggers_build(ld->rs);
 }
 
 /* ---------- version ---------- */

@@ -29,23 +29,74 @@
 
 #include "common/nm_util.h"
 
-#define FNV_OFF 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
+#define HASH_SEED 0x243F6A8885A308D3ULL
+#define K1 0x9E3779B97F4A7C15ULL
+#define K2 0xD6E8FEB86659FD93ULL
 
-/* FNV-1a's low bits mix poorly; the table and the filter index by low bits. */
-static inline uint64_t mix(uint64_t h)
+/* ---------- hashing: eight bytes at a time ---------- */
+
+static inline uint64_t load8(const unsigned char *p)
 {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Returns the first r (1..8) bytes of an 8-byte load, the rest zeroed. */
+static inline uint64_t keep(uint64_t v, size_t r)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return v & (~0ULL >> (64 - 8 * r));
+#else
+    return v & (~0ULL << (64 - 8 * r));
+#endif
+}
+
+static inline uint64_t step(uint64_t h, uint64_t chunk)
+{
+    h = (h ^ chunk) * K1;
+    return h ^ (h >> 29);
+}
+
+/* The hash of n bytes: state h after the full chunks before the last
+   one, and the last chunk (1..8 bytes) masked. */
+static inline uint64_t fin(uint64_t h, uint64_t last, size_t n)
+{
+    h = (h ^ last) * K1;
     h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
+    h = (h + n) * K2;
+    return h ^ (h >> 29);
+}
+
+/* Returns the hash of p[0..n), n >= 1, which must be followed by 8 readable bytes. */
+static uint64_t hash_padded(const unsigned char *p, size_t n)
+{
+    uint64_t h = HASH_SEED;
+    size_t q = (n - 1) >> 3;
+    for (size_t k = 0; k < q; k++)
+        h = step(h, load8(p + 8 * k));
+    return fin(h, keep(load8(p + 8 * q), n - 8 * q), n);
+}
+
+/* Returns the hash of key[0..n) (any n, no padding needed). */
+static uint64_t hash_key(const char *key, size_t n)
+{
+    if (n == 0)
+        return fin(HASH_SEED, 0, 0);
+    unsigned char *b = nm_xcalloc(n + 8, 1);
+    memcpy(b, key, n);
+    uint64_t h = hash_padded(b, n);
+    free(b);
     return h;
 }
 
-static rslot *slot_find(const rule_set *rs, uint64_t h, const char *key, size_t len)
+/* ---------- the table ---------- */
+
+static const rslot *slot_find(const rule_set *rs, uint64_t h, const char *key, size_t len)
 {
     size_t mask = rs->n_slots - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        rslot *s = &rs->slots[i];
+        const rslot *s = &rs->slots[i];
         if (!s->key)
             return NULL;
         if (s->hash == h && s->key_len == len && memcmp(s->key, key, len) == 0)
@@ -59,18 +110,10 @@ static inline bool filter_has(const rule_set *rs, uint64_t h)
     return (rs->filter[bit >> 6] >> (bit & 63)) & 1;
 }
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = FNV_OFF;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
-    return mix(h);
-}
-
 static rslot *slot_put(rule_set *rs, const char *key, size_t len)
 {
-    uint64_t h = hash_bytes(key, len);
-    rslot *s = slot_find(rs, h, key, len);
+    uint64_t h = hash_key(key, len);
+    rslot *s = (rslot *)slot_find(rs, h, key, len);
     if (s)
         return s;
     size_t mask = rs->n_slots - 1;
@@ -85,6 +128,12 @@ static rslot *slot_put(rule_set *rs, const char *key, size_t len)
     return s;
 }
 
+/* Returns the head slot of the first rs->head_len bytes of an 8-byte load. */
+static inline size_t head_slot(const rule_set *rs, uint64_t first8)
+{
+    return (size_t)((keep(first8, rs->head_len) * K2) >> 50) & (RULE_HEAD_SLOTS - 1);
+}
+
 void rule_matcher_build(rule_set *rs)
 {
     rs->n_slots = 16;
@@ -92,6 +141,11 @@ void rule_matcher_build(rule_set *rs)
         rs->n_slots *= 2;
     rs->slots = nm_xcalloc(rs->n_slots, sizeof *rs->slots);
     rs->filter = nm_xcalloc(RULE_FILTER_BITS / 64, sizeof *rs->filter);
+    rs->head_lens = nm_xcalloc(RULE_HEAD_SLOTS, sizeof *rs->head_lens);
+    rs->head_len = 8;
+    for (size_t i = 0; i < rs->n_atoms; i++)
+        if (rs->atoms[i].prefix && rs->atoms[i].key_len < rs->head_len)
+            rs->head_len = rs->atoms[i].key_len;
     for (size_t i = 0; i < rs->n_atoms; i++) {
         ratom *a = &rs->atoms[i];
         rslot *s = slot_put(rs, a->key, a->key_len);
@@ -101,6 +155,13 @@ void rule_matcher_build(rule_set *rs)
             s->prefix = (int32_t)i;
             if (a->key_len > rs->max_prefix)
                 rs->max_prefix = a->key_len;
+            if (a->key_len < 64) {
+                unsigned char first8[8] = { 0 };
+                memcpy(first8, a->key, a->key_len < 8 ? a->key_len : 8);
+                rs->head_lens[head_slot(rs, load8(first8))] |= 1ULL << a->key_len;
+            } else {
+                rs->long_prefix = true;
+            }
         } else {
             s->exact = (int32_t)i;
         }
@@ -111,19 +172,81 @@ void rule_matcher_free(rule_set *rs)
 {
     nm_free(&rs->slots);
     nm_free(&rs->filter);
+    nm_free(&rs->head_lens);
     rs->n_slots = 0;
 }
+
+/* ---------- the scan ---------- */
 
 static void push_atom(rscan *sc, int32_t a)
 {
     if (sc->n_atoms == sc->cap_atoms) {
-        sc->cap_atoms = sc->cap_atoms ? sc->cap_atoms * 2 : 1024;
+        sc->cap_atoms = sc->cap_atoms ? sc->cap_atoms * 2 : 256;
         sc->atoms = nm_xrealloc(sc->atoms, sc->cap_atoms * sizeof *sc->atoms);
     }
     sc->atoms[sc->n_atoms++] = a;
 }
 
-static void push_occ(rscan *sc, int32_t term, int field, uint32_t start, uint32_t end)
+/* Looks up the leading part w[0..len) as a prefix atom. */
+static inline void try_prefix(const rule_set *rs, rscan *sc, uint64_t h, const unsigned char *w, size_t len)
+{
+    if (!filter_has(rs, h))
+        return;
+    const rslot *s = slot_find(rs, h, (const char *)w, len);
+    if (s && s->prefix >= 0)
+        push_atom(sc, s->prefix);
+}
+
+/* Prefix atoms of 64 bytes and more: every character boundary from 64
+   bytes on, hashed from the start. Rare enough not to need speed. */
+static void long_prefixes(const rule_set *rs, rscan *sc, const unsigned char *w, size_t n)
+{
+    size_t upto = n < rs->max_prefix ? n : rs->max_prefix;
+    for (size_t l = 64; l <= upto; l++)
+        if (l == n || (w[l] & 0xC0) != 0x80)
+            try_prefix(rs, sc, hash_padded(w, l), w, l);
+}
+
+/* Appends the atoms that word w[0..n) (n >= 1, 8 readable bytes after
+   it) matches: a prefix atom for each leading part that is one, then the
+   exact atom of the whole word. The word's head (its first head_len
+   bytes) selects the lengths of the prefix atoms that may start like it,
+   usually none; only those are tried, at character boundaries, each from
+   the hash state of the 8-byte chunks before it; the bit filter answers
+   "no" for almost every one without touching the table. */
+static void lookup_word(const rule_set *rs, rscan *sc, const unsigned char *w, size_t n)
+{
+    uint64_t h = HASH_SEED;
+    size_t q = (n - 1) >> 3;
+    uint64_t lens = 0;
+    if (n >= rs->head_len)
+        lens = rs->head_lens[head_slot(rs, load8(w))] & (n >= 63 ? ~0ULL : (2ULL << n) - 1);
+    for (size_t k = 0;; k++) {
+        uint64_t chunk = load8(w + 8 * k);
+        uint64_t bits = 8 * k + 1 < 64 ? (lens >> (8 * k + 1)) & 0xFF : 0;
+        while (bits) {
+            size_t l = 8 * k + 1 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (l < n && (w[l] & 0xC0) == 0x80)
+                continue;   /* inside a character */
+            try_prefix(rs, sc, fin(h, keep(chunk, l - 8 * k), l), w, l);
+        }
+        if (k == q) {
+            if (rs->long_prefix && n >= 64)
+                long_prefixes(rs, sc, w, n);
+            uint64_t m = fin(h, keep(chunk, n - 8 * k), n);
+            if (!filter_has(rs, m))
+                return;
+            const rslot *s = slot_find(rs, m, (const char *)w, n);
+            if (s && s->exact >= 0)
+                push_atom(sc, s->exact);
+            return;
+        }
+        h = step(h, chunk);
+    }
+}
+
+static void push_occ(rscan *sc, int32_t term, int field, const rhitword *a, const rhitword *b)
 {
     if (sc->n_occ == sc->cap_occ) {
         sc->cap_occ = sc->cap_occ ? sc->cap_occ * 2 : 256;
@@ -132,120 +255,117 @@ static void push_occ(rscan *sc, int32_t term, int field, uint32_t start, uint32_
     rocc *o = &sc->occ[sc->n_occ++];
     o->term = term;
     o->field = (uint8_t)field;
-    o->start = start;
-    o->end = end;
+    o->start = a->word;
+    o->end = b->word + 1;
+    o->from = a->from;
+    o->to = b->to;
 }
 
-/* Appends the atoms word w[0..len) matches: a prefix atom for each
-   leading part (at character boundaries, up to the longest prefix atom)
-   that is one, then the exact atom of the whole word. The bit filter
-   answers "no" for almost every part without touching the table. */
-static void lookup_word(const rule_set *rs, rscan *sc, const unsigned char *w, size_t len)
+/* What the word callback needs. */
+typedef struct scan_arg {
+    const rule_set *rs;
+    rscan *sc;
+    uint32_t words;         /* words seen so far in the field */
+} scan_arg;
+
+static void on_word(void *arg, const char *w, size_t len, uint32_t from, uint32_t to)
 {
-    uint64_t h = FNV_OFF;
-    size_t upto = len < rs->max_prefix ? len : rs->max_prefix;
-    size_t j = 0;
-    for (; j < upto; j++) {
-        h = (h ^ w[j]) * FNV_PRIME;
-        if (j + 1 < len && (w[j + 1] & 0xC0) == 0x80)
-            continue;
-        uint64_t m = mix(h);
-        if (!filter_has(rs, m))
-            continue;
-        const rslot *s = slot_find(rs, m, (const char *)w, j + 1);
-        if (s && s->prefix >= 0)
-            push_atom(sc, s->prefix);
-    }
-    for (; j < len; j++)
-        h = (h ^ w[j]) * FNV_PRIME;
-    uint64_t m = mix(h);
-    if (!filter_has(rs, m))
+    scan_arg *sa = arg;
+    rscan *sc = sa->sc;
+    size_t a0 = sc->n_atoms;
+    lookup_word(sa->rs, sc, (const unsigned char *)w, len);
+    uint32_t pos = sa->words++;
+    if (sc->n_atoms == a0)
         return;
-    const rslot *s = slot_find(rs, m, (const char *)w, len);
-    if (s && s->exact >= 0)
-        push_atom(sc, s->exact);
+    if (sc->n_hw == sc->cap_hw) {
+        sc->cap_hw = sc->cap_hw ? sc->cap_hw * 2 : 256;
+        sc->hw = nm_xrealloc(sc->hw, sc->cap_hw * sizeof *sc->hw);
+    }
+    rhitword *hw = &sc->hw[sc->n_hw++];
+    hw->word = pos;
+    hw->from = from;
+    hw->to = to;
+    hw->a_first = (uint32_t)a0;
+    hw->a_end = (uint32_t)sc->n_atoms;
 }
 
-static bool token_has(const rscan *sc, int f, size_t i, int32_t atom)
+static bool word_has(const rscan *sc, const rhitword *hw, int32_t atom)
 {
-    for (uint32_t k = sc->tok_aoff[f][i]; k < sc->tok_aoff[f][i + 1]; k++)
+    for (uint32_t k = hw->a_first; k < hw->a_end; k++)
         if (sc->atoms[k] == atom)
             return true;
     return false;
 }
 
-static void scan_field(const rule_set *rs, rscan *sc, int f, const char *s, size_t len)
+/* Records the terms that start at each matched word of the field: one
+   word, or a phrase whose next words are the next matched words (at
+   consecutive positions) with the right atoms. */
+static void find_terms(const rule_set *rs, rscan *sc, int field)
 {
-    rule_tokens *tk = &sc->tok[f];
-    rule_tokens_reset(tk);
-    rule_tokenize(tk, s, len, 0);
-    size_t n = tk->n;
-    sc->tok_aoff[f] = nm_xrealloc(sc->tok_aoff[f], (n + 1) * sizeof *sc->tok_aoff[f]);
-    uint32_t *aoff = sc->tok_aoff[f];
+    const rhitword *hw = sc->hw;
+    size_t n = sc->n_hw;
     for (size_t i = 0; i < n; i++) {
-        aoff[i] = (uint32_t)sc->n_atoms;
-        lookup_word(rs, sc, (const unsigned char *)rule_token_word(tk, i), tk->v[i].norm_len);
-    }
-    aoff[n] = (uint32_t)sc->n_atoms;
-    int field = f == 0 ? FIELD_TITLE : FIELD_TEXT;
-    for (size_t i = 0; i < n; i++) {
-        for (uint32_t k = aoff[i]; k < aoff[i + 1]; k++) {
+        for (uint32_t k = hw[i].a_first; k < hw[i].a_end; k++) {
             const ratom *a = &rs->atoms[sc->atoms[k]];
             for (size_t t = 0; t < a->n_starts; t++) {
                 const rterm *term = &rs->terms[a->starts[t]];
-                size_t m = term->n_atoms;
+                size_t m = term->n_atoms, q = 1;
                 if (i + m > n)
                     continue;
-                size_t q = 1;
-                while (q < m && token_has(sc, f, i + q, term->atoms[q]))
+                while (q < m && hw[i + q].word == hw[i].word + q && word_has(sc, &hw[i + q], term->atoms[q]))
                     q++;
                 if (q == m)
-                    push_occ(sc, a->starts[t], field, (uint32_t)i, (uint32_t)(i + m));
+                    push_occ(sc, a->starts[t], field, &hw[i], &hw[i + m - 1]);
             }
         }
     }
 }
 
+static void scan_field(const rule_set *rs, rscan *sc, int field, const char *s, size_t len)
+{
+    sc->n_hw = 0;
+    sc->n_atoms = 0;
+    scan_arg sa = { rs, sc, 0 };
+    rule_words(&sc->wb, s, len, 0, on_word, &sa);
+    find_terms(rs, sc, field);
+}
+
+static int by_term(const void *a, const void *b)
+{
+    const rocc *x = a, *y = b;
+    if (x->term != y->term)
+        return x->term < y->term ? -1 : 1;
+    if (x->field != y->field)
+        return x->field < y->field ? -1 : 1;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
 void rule_scan(const rule_set *rs, rscan *sc, const char *title, size_t title_len,
                const char *text, size_t text_len)
 {
-    sc->n_atoms = 0;
     sc->n_occ = 0;
-    scan_field(rs, sc, 0, title ? title : "", title ? title_len : 0);
-    scan_field(rs, sc, 1, text ? text : "", text ? text_len : 0);
-    /* Counting sort by term; within a term the scan order (title, then
-       text, by position) is kept. */
+    scan_field(rs, sc, FIELD_TITLE, title ? title : "", title ? title_len : 0);
+    scan_field(rs, sc, FIELD_TEXT, text ? text : "", text ? text_len : 0);
+    /* A term occurs at most once per position, so (term, field, start) is
+       a total order: the same as the scan order within each term. */
+    if (sc->n_occ > 1)
+        qsort(sc->occ, sc->n_occ, sizeof *sc->occ, by_term);
     free(sc->first);
     free(sc->count);
-    sc->count = nm_xcalloc(rs->n_terms ? rs->n_terms : 1, sizeof *sc->count);
-    sc->first = nm_xmalloc((rs->n_terms ? rs->n_terms : 1) * sizeof *sc->first);
-    for (size_t i = 0; i < sc->n_occ; i++)
-        sc->count[sc->occ[i].term]++;
-    uint32_t sum = 0;
-    for (size_t t = 0; t < rs->n_terms; t++) {
-        sc->first[t] = sum;
-        sum += sc->count[t];
-    }
-    if (sc->n_occ == 0)
-        return;
-    rocc *sorted = nm_xmalloc(sc->n_occ * sizeof *sorted);
-    uint32_t *fill = nm_xcalloc(rs->n_terms, sizeof *fill);
+    size_t nt = rs->n_terms ? rs->n_terms : 1;
+    sc->count = nm_xcalloc(nt, sizeof *sc->count);
+    sc->first = nm_xcalloc(nt, sizeof *sc->first);
     for (size_t i = 0; i < sc->n_occ; i++) {
         int32_t t = sc->occ[i].term;
-        sorted[sc->first[t] + fill[t]++] = sc->occ[i];
+        if (sc->count[t]++ == 0)
+            sc->first[t] = (uint32_t)i;
     }
-    free(fill);
-    free(sc->occ);
-    sc->occ = sorted;
-    sc->cap_occ = sc->n_occ;
 }
 
 void rule_scan_free(rscan *sc)
 {
-    rule_tokens_free(&sc->tok[0]);
-    rule_tokens_free(&sc->tok[1]);
-    free(sc->tok_aoff[0]);
-    free(sc->tok_aoff[1]);
+    rule_wordbuf_free(&sc->wb);
+    free(sc->hw);
     free(sc->atoms);
     free(sc->occ);
     free(sc->first);

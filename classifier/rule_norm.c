@@ -16,6 +16,7 @@
 #include "classifier/rule_norm.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,39 @@
 
 #define MAP_MAX 160   /* longest mapping of one code point (U+FDFA: 18 code points) */
 
-typedef struct bmp_entry {
-    uint32_t off;   /* into bmp_pool */
+/* What the scan loop needs of a code point below U+0800 (two UTF-8
+   bytes): its mapping when that is one or two word bytes (TWO_WORD),
+   whether it separates words (TWO_SEP), else the general path decides. */
+enum { TWO_OTHER, TWO_WORD, TWO_SEP };
+typedef struct two_entry {
+    uint8_t kind;
     uint8_t len;
-    bool word;      /* the mapping is only word bytes (a letter or digit) */
+    char b[2];
+} two_entry;
+
+/* The mapping of one code point of the Basic Multilingual Plane. */
+typedef struct bmp_entry {
+    uint16_t off;   /* into the page's pool */
+    uint8_t len;
 } bmp_entry;
 
-static bmp_entry *bmp;          /* 65536 entries */
-static char *bmp_pool;
-static char ascii_map[128];
+/* 256 code points' mappings, built on first use: most texts touch a few
+   pages (Latin, Cyrillic, punctuation), and building all 256 would cost
+   more than loading a rule folder. */
+typedef struct bmp_page {
+    bmp_entry e[256];
+    char pool[];
+} bmp_page;
+
+/* byte_map[c] for a byte c: for ASCII letters and digits the normalised
+   byte (always above '\''), ' ' for a separator, '\'' for an
+   apostrophe, LEAD2 for the lead byte of a two-byte sequence (C2..DF)
+   and NOT_ASCII for the other bytes from 0x80 up. */
+#define NOT_ASCII 1
+#define LEAD2 2
+static char byte_map[256];
+static two_entry two_map[2048];
+static _Atomic(bmp_page *) bmp_pages[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static bool is_word_cat(int cat)
@@ -110,28 +135,286 @@ static size_t map_cp(int32_t cp, char *out)
 
 static void build_tables(void)
 {
-    for (int c = 0; c < 128; c++) {
-        if (c >= 'A' && c <= 'Z')
-            ascii_map[c] = (char)(c + 32);
+    for (int c = 0; c < 256; c++) {
+        if (c >= 0xC2 && c <= 0xDF)
+            byte_map[c] = LEAD2;
+        else if (c >= 0x80)
+            byte_map[c] = NOT_ASCII;
+        else if (c >= 'A' && c <= 'Z')
+            byte_map[c] = (char)(c + 32);
         else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-            ascii_map[c] = (char)c;
+            byte_map[c] = (char)c;
         else if (c == '\'')
-            ascii_map[c] = '\'';
+            byte_map[c] = '\'';
         else
-            ascii_map[c] = ' ';
+            byte_map[c] = ' ';
     }
-    bmp = nm_xcalloc(65536, sizeof *bmp);
+    char out[MAP_MAX];
+    for (int32_t cp = 0x80; cp < 0x800; cp++) {
+        size_t n = map_cp(cp, out);
+        if (n == 1 && out[0] == ' ') {
+            two_map[cp].kind = TWO_SEP;
+        } else if (n > 0 && n <= 2 && !memchr(out, ' ', n) && !memchr(out, '\'', n)) {
+            two_map[cp].kind = TWO_WORD;
+            two_map[cp].len = (uint8_t)n;
+            memcpy(two_map[cp].b, out, n);
+        }
+    }
+}
+
+/* Returns the page of code points hi*256 .. hi*256+255, building it on first use. */
+static const bmp_page *bmp_page_get(unsigned hi)
+{
+    bmp_page *pg = atomic_load_explicit(&bmp_pages[hi], memory_order_acquire);
+    if (pg)
+        return pg;
+    bmp_entry e[256];
     nm_buf pool;
     nm_buf_init(&pool);
     char out[MAP_MAX];
-    for (int32_t cp = 0; cp < 65536; cp++) {
-        size_t n = map_cp(cp, out);
-        bmp[cp].off = (uint32_t)pool.len;
-        bmp[cp].len = (uint8_t)n;
-        bmp[cp].word = n > 0 && memchr(out, ' ', n) == NULL && memchr(out, '\'', n) == NULL;
+    for (unsigned lo = 0; lo < 256; lo++) {
+        size_t n = map_cp((int32_t)(hi << 8 | lo), out);
+        e[lo].off = (uint16_t)pool.len;
+        e[lo].len = (uint8_t)n;
         nm_buf_add(&pool, out, n);
     }
-    bmp_pool = nm_buf_steal(&pool);
+    pg = nm_xmalloc(sizeof *pg + pool.len + 1);
+    memcpy(pg->e, e, sizeof e);
+    memcpy(pg->pool, pool.data ? pool.data : "", pool.len);
+    nm_buf_free(&pool);
+    bmp_page *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&bmp_pages[hi], &none, pg, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(pg);   /* another thread built it first */
+        return none;
+    }
+    return pg;
+}
+
+void rule_wordbuf_free(rule_wordbuf *wb)
+{
+    nm_free(&wb->b);
+    wb->cap = 0;
+}
+
+/* Makes room for n bytes (and the slack the callback may read past a word). */
+static void wordbuf_reserve(rule_wordbuf *wb, size_t n)
+{
+    n += 16;
+    if (n <= wb->cap)
+        return;
+    size_t cap = wb->cap ? wb->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    wb->b = nm_xrealloc(wb->b, cap);
+    wb->cap = cap;
+}
+
+/* The tokeniser's state between code points. */
+typedef struct tok_state {
+    bool in_word;
+    bool apos;           /* an apostrophe is pending after the word so far */
+    size_t wlen;         /* normalised bytes of the current word in wb->b */
+    size_t start, end;   /* original byte range of the current word (with base) */
+    rule_wordbuf *wb;
+    rule_word_fn fn;
+    void *arg;
+} tok_state;
+
+static inline void emit(tok_state *st)
+{
+    memset(st->wb->b + st->wlen, 0, 8);   /* defined bytes for the callback's 8-byte reads */
+    st->fn(st->arg, st->wb->b, st->wlen, (uint32_t)st->start, (uint32_t)st->end);
+    st->in_word = st->apos = false;
+}
+
+/* Feeds the mapping m[0..n) of the code point at original range [s, e). */
+static void feed(tok_state *st, const char *m, size_t n, size_t s, size_t e)
+{
+    if (n == 0) {
+        if (st->in_word && !st->apos)
+            st->end = e;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = m[i];
+        if (c == ' ') {
+            if (st->in_word)
+                emit(st);
+        } else if (c == '\'') {
+            if (!st->in_word)
+                continue;
+            if (st->apos)
+                emit(st);
+            else
+                st->apos = true;
+        } else {
+            if (!st->in_word) {
+                st->in_word = true;
+                st->wlen = 0;
+                st->start = s;
+            } else if (st->apos) {
+                st->wb->b[st->wlen++] = '\'';
+                st->apos = false;
+            }
+            st->wb->b[st->wlen++] = c;
+            st->end = e;
+        }
+    }
+}
+
+/* Clamps len so that offsets fit in 32 bits; returns false when nothing fits. */
+static bool clamp(size_t *len, size_t base)
+{
+    if (base >= UINT32_MAX)
+        return false;
+    if (*len > UINT32_MAX - base)
+        *len = UINT32_MAX - base;
+    return true;
+}
+
+/* Returns the mapping of the code point of a 3-byte sequence at p (p[0]
+   in E0..EF, two more bytes available), or NULL when it is not valid
+   UTF-8 (overlong, a surrogate, a bad continuation byte). */
+static inline const char *map3(const unsigned char *p, size_t *n)
+{
+    unsigned c1 = p[1], c2 = p[2];
+    if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80 || (p[0] == 0xE0 && c1 < 0xA0) || (p[0] == 0xED && c1 >= 0xA0))
+        return NULL;
+    unsigned cp = (p[0] & 0x0Fu) << 12 | (c1 & 0x3Fu) << 6 | (c2 & 0x3Fu);
+    const bmp_page *pg = bmp_page_get(cp >> 8);
+    *n = pg->e[cp & 0xFF].len;
+    return pg->pool + pg->e[cp & 0xFF].off;
+}
+
+void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn, void *arg)
+{
+    pthread_once(&tables_once, build_tables);
+    if (!clamp(&len, base))
+        return;
+    const unsigned char *t0 = (const unsigned char *)text, *p = t0, *end = t0 + len;
+    tok_state st = { false, false, 0, 0, 0, wb, fn, arg };
+    /* ASCII and the two-byte fast path never write more bytes than they
+       read (an apostrophe is written instead of the byte that held it),
+       so this covers the rest of the text unless a wider code point
+       reserves more below. */
+    wordbuf_reserve(wb, len + 2);
+    char wide[MAP_MAX];
+    while (p < end) {
+        unsigned c = *p;
+        char m = byte_map[c];
+        const two_entry *te = NULL;
+        if (m == LEAD2 && p + 1 < end && (p[1] & 0xC0) == 0x80)
+            te = &two_map[((c & 0x1F) << 6) | (p[1] & 0x3F)];
+        if (m > '\'' || (te && te->kind == TWO_WORD)) {
+            /* a letter or digit of the fast paths: start or continue the
+               word, then take the whole run of such letters in one loop */
+            if (!st.in_word) {
+                st.in_word = true;
+                st.wlen = 0;
+                st.start = base + (size_t)(p - t0);
+            } else if (st.apos) {
+                wb->b[st.wlen++] = '\'';
+                st.apos = false;
+            }
+            char *w = wb->b;
+            size_t wl = st.wlen;
+            while (p < end) {
+                c = *p;
+                m = byte_map[c];
+                if (m > '\'') {
+                    w[wl++] = m;
+                    p++;
+                    continue;
+                }
+                if (m != LEAD2 || p + 1 >= end)
+                    break;
+                unsigned c2 = p[1];
+                te = &two_map[((c & 0x1F) << 6) | (c2 & 0x3F)];
+                if ((c2 & 0xC0) != 0x80 || te->kind != TWO_WORD)
+                    break;
+                memcpy(w + wl, te->b, 2);
+                wl += te->len;
+                p += 2;
+            }
+            st.wlen = wl;
+            st.end = base + (size_t)(p - t0);
+            continue;
+        }
+        if (m == ' ' || (te && te->kind == TWO_SEP)) {
+            if (st.in_word)
+                emit(&st);
+            p += m == ' ' ? 1 : 2;
+            continue;
+        }
+        size_t off = base + (size_t)(p - t0);
+        if (m == '\'') {
+            feed(&st, "'", 1, off, off + 1);
+            p++;
+            continue;
+        }
+        const char *mp = NULL;
+        size_t n = 0, cl = 3;
+        if (c >= 0xE0 && c <= 0xEF && p + 2 < end)
+            mp = map3(p, &n);
+        if (!mp) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t l = utf8proc_iterate(p, end - p, &cp);
+            if (l <= 0) {
+                cl = 1;
+                mp = " ";
+                n = 1;
+            } else if (cp < 65536) {
+                const bmp_page *pg = bmp_page_get((unsigned)cp >> 8);
+                mp = pg->pool + pg->e[cp & 0xFF].off;
+                n = pg->e[cp & 0xFF].len;
+                cl = (size_t)l;
+            } else {
+                n = map_cp(cp, wide);
+                mp = wide;
+                cl = (size_t)l;
+            }
+        }
+        if (n == 1 && mp[0] == ' ') {
+            if (st.in_word)
+                emit(&st);
+            p += cl;
+            continue;
+        }
+        wordbuf_reserve(wb, st.wlen + n + (size_t)(end - p) + 2);
+        feed(&st, mp, n, off, off + cl);
+        p += cl;
+    }
+    if (st.in_word)
+        emit(&st);
+}
+
+void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn,
+                          void *arg)
+{
+    if (!clamp(&len, base))
+        return;
+    const unsigned char *t0 = (const unsigned char *)text, *p = t0, *end = t0 + len;
+    tok_state st = { false, false, 0, 0, 0, wb, fn, arg };
+    char out[MAP_MAX];
+    while (p < end) {
+        size_t off = base + (size_t)(p - t0);
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t cl = utf8proc_iterate(p, end - p, &cp);
+        size_t n;
+        if (cl <= 0) {
+            cl = 1;
+            out[0] = ' ';
+            n = 1;
+        } else {
+            n = map_cp(cp, out);
+        }
+        wordbuf_reserve(wb, st.wlen + n + 2);
+        feed(&st, out, n, off, off + (size_t)cl);
+        p += cl;
+    }
+    if (st.in_word)
+        emit(&st);
 }
 
 void rule_tokens_init(rule_tokens *t)
@@ -152,151 +435,33 @@ void rule_tokens_reset(rule_tokens *t)
     t->len = 0;
 }
 
-static void reserve_bytes(rule_tokens *t, size_t more)
+/* rule_word_fn that appends the word to a rule_tokens. */
+static void add_token(void *arg, const char *w, size_t len, uint32_t start, uint32_t end)
 {
-    if (t->len + more <= t->bytes_cap)
-        return;
-    size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
-    while (cap < t->len + more)
-        cap *= 2;
-    t->bytes = nm_xrealloc(t->bytes, cap);
-    t->bytes_cap = cap;
-}
-
-static void push_token(rule_tokens *t, size_t norm_start, size_t start, size_t end)
-{
+    rule_tokens *t = arg;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 1024;
         t->v = nm_xrealloc(t->v, t->cap * sizeof *t->v);
     }
+    if (t->len + len > t->bytes_cap) {
+        size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
+        while (cap < t->len + len)
+            cap *= 2;
+        t->bytes = nm_xrealloc(t->bytes, cap);
+        t->bytes_cap = cap;
+    }
+    memcpy(t->bytes + t->len, w, len);
     rule_token *k = &t->v[t->n++];
-    k->norm_off = (uint32_t)norm_start;
-    k->norm_len = (uint32_t)(t->len - norm_start);
-    k->start = (uint32_t)start;
-    k->end = (uint32_t)end;
-}
-
-/* The tokeniser's state between code points. */
-typedef struct tok_state {
-    bool in_word;
-    bool apos;           /* an apostrophe is pending after the word so far */
-    size_t norm_start;   /* where the current word starts in t->bytes */
-    size_t start, end;   /* original byte range of the current word (with base) */
-} tok_state;
-
-/* Feeds the mapping m[0..n) of the code point at original range [s, e). */
-static void feed(rule_tokens *t, tok_state *st, const char *m, size_t n, size_t s, size_t e)
-{
-    if (n == 0) {
-        if (st->in_word && !st->apos)
-            st->end = e;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = m[i];
-        if (c == ' ') {
-            if (st->in_word)
-                push_token(t, st->norm_start, st->start, st->end);
-            st->in_word = st->apos = false;
-        } else if (c == '\'') {
-            if (!st->in_word)
-                continue;
-            if (st->apos) {
-                push_token(t, st->norm_start, st->start, st->end);
-                st->in_word = st->apos = false;
-            } else {
-                st->apos = true;
-            }
-        } else {
-            if (!st->in_word) {
-                st->in_word = true;
-                st->norm_start = t->len;
-                st->start = s;
-            } else if (st->apos) {
-                t->bytes[t->len++] = '\'';
-                st->apos = false;
-            }
-            t->bytes[t->len++] = c;
-            st->end = e;
-        }
-    }
+    k->norm_off = (uint32_t)t->len;
+    k->norm_len = (uint32_t)len;
+    k->start = start;
+    k->end = end;
+    t->len += len;
 }
 
 void rule_tokenize(rule_tokens *t, const char *text, size_t len, size_t base)
 {
-    pthread_once(&tables_once, build_tables);
-    if (base >= UINT32_MAX)
-        return;
-    if (len > UINT32_MAX - base)
-        len = UINT32_MAX - base;
-    const unsigned char *p = (const unsigned char *)text, *end = p + len;
-    tok_state st = { false, false, 0, 0, 0 };
-    /* ASCII never maps to more bytes than it takes (an apostrophe is
-       written instead of the byte that held it), so this covers the rest
-       of the text unless a wider code point reserves more below. */
-    reserve_bytes(t, len + 1);
-    char wide[MAP_MAX];
-    while (p < end) {
-        unsigned c = *p;
-        size_t off = base + (size_t)(p - (const unsigned char *)text);
-        if (c < 0x80) {
-            char m = ascii_map[c];
-            if (m != ' ' && m != '\'') {
-                if (!st.in_word) {
-                    st.in_word = true;
-                    st.norm_start = t->len;
-                    st.start = off;
-                } else if (st.apos) {
-                    t->bytes[t->len++] = '\'';
-                    st.apos = false;
-                }
-                t->bytes[t->len++] = m;
-                st.end = off + 1;
-            } else {
-                feed(t, &st, &m, 1, off, off + 1);
-            }
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF && p + 1 < end && (p[1] & 0xC0) == 0x80) {
-            /* two-byte letters (Cyrillic, most Latin with diacritics) that
-               map to at most two bytes: inline, like ASCII */
-            const bmp_entry *be = &bmp[((c & 0x1F) << 6) | (p[1] & 0x3F)];
-            if (be->word && be->len <= 2) {
-                if (!st.in_word) {
-                    st.in_word = true;
-                    st.norm_start = t->len;
-                    st.start = off;
-                } else if (st.apos) {
-                    t->bytes[t->len++] = '\'';
-                    st.apos = false;
-                }
-                memcpy(t->bytes + t->len, bmp_pool + be->off, be->len);
-                t->len += be->len;
-                st.end = off + 2;
-                p += 2;
-                continue;
-            }
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t cl = utf8proc_iterate(p, end - p, &cp);
-        const char *m;
-        size_t n;
-        if (cl <= 0) {
-            cl = 1;
-            m = " ";
-            n = 1;
-        } else if (cp < 65536) {
-            m = bmp_pool + bmp[cp].off;
-            n = bmp[cp].len;
-        } else {
-            n = map_cp(cp, wide);
-            m = wide;
-        }
-        reserve_bytes(t, n + (size_t)(end - p) + 2);
-        feed(t, &st, m, n, off, off + (size_t)cl);
-        p += cl;
-    }
-    if (st.in_word)
-        push_token(t, st.norm_start, st.start, st.end);
+    rule_wordbuf wb = { NULL, 0 };
+    rule_words(&wb, text, len, base, add_token, t);
+    rule_wordbuf_free(&wb);
 }

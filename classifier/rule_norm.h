@@ -7,8 +7,13 @@
  * ø→o, ħ→h, ı→i). A word is a maximal run of letters and digits; an
  * apostrophe (' ’ ʼ) between two letters stays inside the word as '.
  *
- * The tokeniser appends into a reusable rule_tokens, so scanning an
- * article allocates only when its buffers grow.
+ * Two ways in: rule_words hands each word to a callback as it is found
+ * (the classifier's scan: nothing is stored for a word that matches no
+ * term), and rule_tokenize appends every word to a reusable rule_tokens
+ * (the rule parser and the tests). Both run the same code, so they cut
+ * and normalise identically. rule_words_reference does the same with
+ * utf8proc for every code point and none of the tables, so a test can
+ * hold the fast paths to it.
  */
 #ifndef RULE_NORM_H
 #define RULE_NORM_H
@@ -37,6 +42,28 @@ void rule_tokens_reset(rule_tokens *t);
 /* Appends the words of text[0..len) to t; offsets are shifted by base.
    Bytes that are not valid UTF-8 separate words. Text past 4 GiB is ignored. */
 void rule_tokenize(rule_tokens *t, const char *text, size_t len, size_t base);
+
+/* Called once per word: its normalised bytes w[0..len) (valid during the
+   call only; 8 readable bytes follow them, for word-at-a-time hashing)
+   and its byte range [start, end) in the original text, shifted by base. */
+typedef void (*rule_word_fn)(void *arg, const char *w, size_t len, uint32_t start, uint32_t end);
+
+/* Scratch space of rule_words, reusable across calls (zero it to start). */
+typedef struct rule_wordbuf {
+    char *b;
+    size_t cap;
+} rule_wordbuf;
+
+void rule_wordbuf_free(rule_wordbuf *wb);
+
+/* Calls fn for each word of text[0..len), in order. Same rules and limits
+   as rule_tokenize. */
+void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn, void *arg);
+
+/* The same words as rule_words, found without the lookup tables: every
+   code point goes through utf8proc. Slow; for tests. */
+void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn,
+                          void *arg);
 
 /* Returns a pointer to token i's normalised bytes. */
 static inline const char *rule_token_word(const rule_tokens *t, size_t i)

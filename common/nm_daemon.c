@@ -127,7 +127,9 @@ static int check_common(const struct nm_common_conf *c, nm_conf_errors *errs, co
             free(w);
         }
     }
-    int client = *c->curve_client_secret_file || *c->curve_client_public_file || *c->curve_server_public_file;
+    /* The server's public key alone is harmless (one file shared by every
+       daemon of a host); a client's own keys make the daemon a client. */
+    int client = *c->curve_client_secret_file || *c->curve_client_public_file;
     if (client && !(*c->curve_client_secret_file && *c->curve_client_public_file && *c->curve_server_public_file))
         nm_conf_errors_add(errs, "%s: [bus] a CURVE client needs curve_client_secret_file, "
                            "curve_client_public_file and curve_server_public_file", path);

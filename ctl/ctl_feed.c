@@ -63,15 +63,26 @@ static int cmd_parse_feed(int argc, char **argv)
         ctl_error("%s: %s", path, f.errors[i]);
     if (rc < 0)
         ctl_error("%s: %s", path, err.msg);
-    json_t *j = feed_to_json(&f);
-    if (rc < 0) {
-        json_t *jf = json_object_get(j, "feed");
-        json_array_append_new(json_object_get(jf, "errors"), json_string(err.msg));
-        json_object_set_new(jf, "bozo", json_true());
+    int wrc;
+    if (pretty) {
+        json_t *j = feed_to_json(&f);
+        if (rc < 0) {
+            json_t *jf = json_object_get(j, "feed");
+            json_array_append_new(json_object_get(jf, "errors"), json_string(err.msg));
+            json_object_set_new(jf, "bozo", json_true());
+        }
+        wrc = json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        /* The compact form is written directly: jansson's tree and dump
+           cost more than the parse itself on large feeds. */
+        wrc = feed_write_json(&f, rc < 0 ? err.msg : NULL, stdout);
     }
-    json_dumpf(j, stdout, pretty ? JSON_INDENT(2) : JSON_COMPACT);
-    fputc('\n', stdout);
-    json_decref(j);
+    if (wrc < 0 || fflush(stdout) != 0) {
+        ctl_error("parse-feed: cannot write the output");
+        rc = -1;
+    }
     feed_clear(&f);
     return rc < 0 ? 1 : 0;
 }

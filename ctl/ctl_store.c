@@ -14,6 +14,7 @@
  * article's time: its published date, or when it was first stored.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -211,6 +212,7 @@ struct list_opts {
     const char *format;   /* export */
     const char *state;    /* alerts */
     const char *arg;      /* the one positional argument, when the command takes one */
+    int all;              /* search: rank every match, not only the most recent */
 };
 
 /* Returns 1 when word is one of the space-separated words of list. */
@@ -264,6 +266,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, int want_arg,
             o->format = argv[++i];
         } else if (!strcmp(name, "json")) {
             o->json = 1;
+        } else if (!strcmp(name, "all")) {
+            o->all = 1;
         } else {
             o->state = name;   /* --pending, --sent, --failed, --delivered, --all */
         }
@@ -382,6 +386,13 @@ static char *fts_query(const char *q)
             nm_buf_addc(&b, ' ');
         } else if (n) {
             int prefix = start[n - 1] == '*';
+            size_t chars = 0;
+            for (size_t i = 0; i + (size_t)prefix < n; i++)
+                chars += ((unsigned char)start[i] & 0xC0) != 0x80;
+            if (prefix && chars < 3) {
+                nm_buf_free(&b);
+                return NULL;   /* a one- or two-letter prefix matches half the language */
+            }
             nm_buf_addc(&b, '"');
             for (size_t i = 0; i < n - (size_t)prefix; i++) {
                 if (start[i] == '"')
@@ -399,12 +410,16 @@ static char *fts_query(const char *q)
 
 static int cmd_search(int argc, char **argv)
 {
-    static const char usage[] = "search QUERY [--theme T] [--since D] [--limit N] [--json]";
+    static const char usage[] = "search QUERY [--theme T] [--since D] [--limit N] [--all] [--json]";
     struct list_opts o = { .limit = 20 };
-    int rc = parse_opts(argc, argv, "theme since limit json", 1, usage, &o);
+    int rc = parse_opts(argc, argv, "theme since limit all json", 1, usage, &o);
     if (rc)
         return rc;
     char *q = fts_query(o.arg);
+    if (!q) {
+        ctl_error("search: a prefix search (word*) needs at least 3 letters before the *");
+        return 2;
+    }
     if (!*q) {
         free(q);
         ctl_error("search: empty query");
@@ -430,6 +445,7 @@ static int cmd_search(int argc, char **argv)
     sqlite3_bind_int(st, 4, o.limit);
     sqlite3_bind_text(st, 5, on, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, off, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, o.all ? INT32_MAX : STORE_SEARCH_WINDOW);
     int n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         n++;
@@ -468,8 +484,8 @@ static int cmd_search(int argc, char **argv)
     free(q);
     return rc;
 }
-NM_CTL_COMMAND(NULL, "search", "QUERY [--theme T] [--since D] [--limit N] [--json]",
-               "full-text search (case and diacritics folded), best first", cmd_search)
+NM_CTL_COMMAND(NULL, "search", "QUERY [--theme T] [--since D] [--limit N] [--all] [--json]",
+               "full-text search, best of the 2000 latest matches (--all: of all)", cmd_search)
 
 /* ---- articles ------------------------------------------------------------------ */
 

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/nm_msg.h"
 #include "common/nm_util.h"
@@ -71,5 +72,16 @@ int feed_parse(const char *data, size_t len, const char *feed_url, const char *h
 /* Returns the `parse-feed` JSON of f: {"feed": {...}, "entries": [...]}.
    The caller owns the reference. */
 json_t *feed_to_json(const struct feed *f);
+
+/* Writes the same JSON as json_dumpf(feed_to_json(f), out, JSON_COMPACT),
+   byte for byte, and a newline, straight from f (no jansson tree: the fast
+   path `parse-feed` uses). fatal (may be NULL), the message of a failed
+   parse, is appended to feed.errors and makes bozo true. Returns 0, or -1
+   when writing to out fails. */
+int feed_write_json(const struct feed *f, const char *fatal, FILE *out);
+
+/* Returns what feed_write_json writes, without the newline, as a new
+   string of *len bytes (len may be NULL). */
+char *feed_json_string(const struct feed *f, const char *fatal, size_t *len);
 
 #endif

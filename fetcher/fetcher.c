@@ -748,7 +748,7 @@ static void on_signal(nm_loop *loop, int signo, void *arg)
     char *msg = NULL;
     reload_feeds(arg, &msg);
     free(msg);
-    nm_daemon_ready(loop, "polling");
+    nm_daemon_reloaded();
 }
 
 /* The status reply of the control socket. */
@@ -848,6 +848,10 @@ static int setup(struct fetcher *f)
         log_err("%s", err.msg);
         return -1;
     }
+    if (nm_daemon_secure_bus(f->loop, &f->conf.common, &err) < 0) {
+        log_err("CURVE: %s", err.msg);
+        return -1;
+    }
     struct nm_bus_opts o = nm_daemon_bus_opts(&f->conf.common);
     if (!(f->push = nm_bus_socket(ZMQ_PUSH, f->conf.common.fetch_out, 1, &o, &err))) {
         log_err("[bus] fetch_out: %s", err.msg);
@@ -884,6 +888,7 @@ static void teardown(struct fetcher *f, size_t n_schema, const nm_conf_key *sche
     free(f->gone);
     nm_bus_close(&f->push);
     nm_bus_close(&f->sub);
+    nm_daemon_secure_bus_stop();
     nm_bus_term();
     nm_loop_destroy(&f->loop);
     state_close(&f->db);

@@ -57,7 +57,7 @@ struct http_client {
     struct http_config cfg;
     char *user_agent;
     int timer;              /* nm_loop timer id for curl, 0 = none */
-    int wake_fd;            /* eventfd: makes the loop turn once more (see poke) */
+    int wake_fd;            /* eventfd: defers starting queued transfers to the loop (see poke) */
     bool kick;              /* queued requests wait for the wake-up to start */
     struct xfer **queue;    /* waiting for a slot, FIFO */
     size_t n_queue;
@@ -281,10 +281,9 @@ static void on_timeout(nm_loop *loop, void *arg)
     check_done(c);
 }
 
-/* Makes nm_loop turn once more at once. A timer added from inside another
-   timer's callback may be left out of the loop's next wake-up time, and
-   curl asks for most of its timers (often 0 ms) from inside ours; the extra
-   turn recomputes the wake-up with every timer in view. */
+/* Makes nm_loop turn once more at once, so queued transfers start from the
+   loop rather than inside http_get (whose caller may be in the middle of a
+   callback of ours). */
 static void poke(http_client *c)
 {
     uint64_t one = 1;
@@ -315,7 +314,6 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
     c->timer = 0;
     if (timeout_ms >= 0) {
         c->timer = nm_loop_add_timer(c->loop, timeout_ms, 0, on_timeout, c);
-        poke(c);
     }
     return 0;
 }

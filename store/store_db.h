@@ -160,15 +160,25 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
 
 /* The full-text search newsmonctl runs (and bench/store measures).
    Parameters: ?1 FTS5 query, ?2 earliest article time (epoch s), ?3 theme
-   id or NULL, ?4 limit, ?5 and ?6 the highlight markers. Columns: 0 id,
-   1 title, 2 link, 3 published, 4 feed URL, 5 theme ids (JSON array),
-   6 highlighted title, 7 snippet of the text, 8 rank (bm25, lower is
-   better), 9 article time, 10 story id. The inner query ranks with bm25
-   only; highlight and snippet, which read the text, run for the top rows. */
+   id or NULL, ?4 limit, ?5 and ?6 the highlight markers, ?7 the window:
+   rank only the ?7 most recent matching articles (STORE_SEARCH_WINDOW;
+   a huge value ranks all). Columns: 0 id, 1 title, 2 link, 3 published,
+   4 feed URL, 5 theme ids (JSON array), 6 highlighted title, 7 snippet of
+   the text, 8 rank (bm25, title hits count 4x; lower is better),
+   9 article time, 10 story id.
+   Why a window: bm25 reads every matching row's positions, so a common
+   word over a year of news costs seconds; walking the doclist newest
+   first to find the window's lower bound reads no positions. The inner
+   query ranks; highlight and snippet, which read the text, run only for
+   the rows shown. */
+#define STORE_SEARCH_WINDOW 2000
 #define STORE_SEARCH_SQL                                                                     \
-    "WITH top AS (SELECT fts.rowid AS vid, fts.rank AS r FROM fts"                           \
+    "WITH bound AS (SELECT coalesce((SELECT rowid FROM fts WHERE fts MATCH ?1"               \
+    " ORDER BY rowid DESC LIMIT 1 OFFSET ?7 - 1), 0) AS lo),"                                \
+    " top AS (SELECT fts.rowid AS vid, fts.rank AS r FROM fts"                               \
     " JOIN articles a ON a.current_version_id = fts.rowid"                                   \
-    " WHERE fts MATCH ?1 AND a.ts >= ?2 AND (?3 IS NULL OR EXISTS (SELECT 1 FROM matches m"   \
+    " WHERE fts MATCH ?1 AND fts.rowid >= (SELECT lo FROM bound) AND a.ts >= ?2"             \
+    " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM matches m"                                    \
     " WHERE m.version_id = fts.rowid AND m.theme = ?3)) ORDER BY fts.rank LIMIT ?4)"          \
     " SELECT a.ext_id, v.title, a.link, a.published, f.url,"                                 \
     " (SELECT json_group_array(theme) FROM (SELECT theme FROM matches WHERE version_id = v.id" \

@@ -48,7 +48,7 @@ static int cp_is_folded(utf8proc_int32_t cp)
         utf8proc_int32_t dec[8];
         int boundclass = 0;
         utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, 8,
-                                                     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                                     UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                                                          UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
                                                      &boundclass);
         k = n == 1 && dec[0] == cp ? 1 : 2;
@@ -67,7 +67,7 @@ static void fold_cp(utf8proc_int32_t cp, nm_buf *out)
     utf8proc_int32_t dec[32];
     int boundclass = 0;
     utf8proc_ssize_t n = utf8proc_decompose_char(cp, dec, (utf8proc_ssize_t)NM_ARRAY_LEN(dec),
-                                                 UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                                 UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                                                      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE,
                                                  &boundclass);
     if (n < 0 || n > (utf8proc_ssize_t)NM_ARRAY_LEN(dec)) {

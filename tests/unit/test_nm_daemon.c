@@ -88,6 +88,10 @@ START_TEST(curve_settings_checked)
     snprintf(text, sizeof text, "[bus]\ncurve_server_secret_file = %s/none.secret\ncurve_allowed_clients = %s\n", dir, dir);
     ck_assert_int_eq(load(text, &c, NULL), -1);
     nm_daemon_free_config(keys, 1, &c);
+    /* the server's public key alone (shared by every daemon of a host) is fine */
+    snprintf(text, sizeof text, "[bus]\ncurve_server_public_file = %s/c.key\n", dir);
+    ck_assert_int_eq(load(text, &c, NULL), 0);
+    nm_daemon_free_config(keys, 1, &c);
     /* complete client settings */
     snprintf(text, sizeof text, "[bus]\ncurve_client_secret_file = %s/c.secret\ncurve_client_public_file = %s/c.key\n"
              "curve_server_public_file = %s/c.key\n", dir, dir, dir);

@@ -124,7 +124,7 @@ START_TEST(item_life_cycle)
     /* Retention: a confirmed item still listed stays; one not seen since is purged. */
     ck_assert_int_eq(state_item_confirm(db, "id3", 5000, &err), 1);
     ck_assert_int_eq(state_item_seen(db, "id3", 100000, &err), 0);
-    ck_assert_int_eq(state_purge(db, 50000, &err), 1);   /* id1 last seen at 9000 s */
+    ck_assert_int_eq(state_purge(db, 50000, &err), 1);   /* id1 last seen at 1000 s */
     ck_assert_int_eq(state_item_get(db, "id1", NULL, &err), STATE_ITEM_NEW);
     ck_assert_int_eq(state_item_get(db, "id3", NULL, &err), STATE_ITEM_CONFIRMED);
     ck_assert_int_eq(state_item_get(db, "id2", NULL, &err), STATE_ITEM_PENDING);   /* pending is never purged */

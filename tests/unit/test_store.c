@@ -278,7 +278,7 @@ START_TEST(test_alert_queue)
 
     /* limit and stopping early */
     ck_assert_int_eq(due(db, T0, 300, 1, &c), 1);
-    c.stop_after = 1;
+    json_decref(c.first);
     memset(&c, 0, sizeof c);
     c.stop_after = 1;
     ck_assert_int_eq(store_alerts_due(db, T0, 300, 0, collect, &c, &err), 1);
@@ -341,6 +341,7 @@ START_TEST(test_alert_queue)
     ck_assert_int_eq(store_alert_delivered(db, &bad3, &err), -1);
     ck_assert_int_eq(store_alert_delivered(db, NULL, &err), -1);
     ck_assert_int_eq(store_alert_mark_sent(db, 4242, T0, &err), -1);
+    json_decref(c.first);
     store_db_close(&db);
 }
 END_TEST
