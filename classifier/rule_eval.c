@@ -69,7 +69,8 @@ static bool term_in(const ectx *e, int32_t t, int mask)
     if (t < 0)
         return false;
     const rscan *sc = e->sc;
-    for (uint32_t i = sc->first[t], end = i + sc->count[t]; i < end; i++)
+    uint32_t i, n = rule_scan_find(sc, t, &i);
+    for (uint32_t end = i + n; i < end; i++)
         if (sc->occ[i].field & mask)
             return true;
     return false;
@@ -90,10 +91,12 @@ static int by_place(const void *a, const void *b)
 static void side_occ(const ectx *e, const int32_t *terms, size_t n, int mask, occ_list *out)
 {
     const rscan *sc = e->sc;
-    for (size_t k = 0; k < n; k++)
-        for (uint32_t i = sc->first[terms[k]], end = i + sc->count[terms[k]]; i < end; i++)
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i, c = rule_scan_find(sc, terms[k], &i);
+        for (uint32_t end = i + c; i < end; i++)
             if (sc->occ[i].field & mask)
                 occ_add(out, &sc->occ[i]);
+    }
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, by_place);
 }
@@ -195,10 +198,12 @@ static void collect(const ectx *e, const rnode *n, int mask, occ_list *out)
 {
     switch (n->kind) {
     case RN_TERM:
-        if (n->term >= 0)
-            for (uint32_t i = e->sc->first[n->term], end = i + e->sc->count[n->term]; i < end; i++)
+        if (n->term >= 0) {
+            uint32_t i, c = rule_scan_find(e->sc, n->term, &i);
+            for (uint32_t end = i + c; i < end; i++)
                 if (e->sc->occ[i].field & mask)
                     occ_add(out, &e->sc->occ[i]);
+        }
         return;
     case RN_AND:
     case RN_OR:
@@ -361,8 +366,10 @@ static bool *themes_awake(const rule_set *rs, const rscan *sc)
 {
     bool *awake = nm_xmalloc((rs->n_themes ? rs->n_themes : 1) * sizeof *awake);
     memcpy(awake, rs->theme_always, rs->n_themes * sizeof *awake);
-    for (size_t i = 0; i < sc->n_occ; i += sc->count[sc->occ[i].term]) {
+    for (size_t i = 0; i < sc->n_occ; i++) {
         int32_t t = sc->occ[i].term;
+        if (i > 0 && t == sc->occ[i - 1].term)
+            continue;
         for (uint32_t k = rs->trig_off[t]; k < rs->trig_off[t + 1]; k++)
             awake[rs->trig_themes[k]] = true;
     }
@@ -371,7 +378,9 @@ static bool *themes_awake(const rule_set *rs, const rscan *sc)
 
 /* ---------- entry points ---------- */
 
-/* Prepares e and scans a; *joined receives the text field (caller frees). */
+/* Prepares e and scans a. The text field is the summary and the page
+   text joined by a blank line: *joined receives that string when both
+   are present (caller frees), else NULL and the field is the one given. */
 static void prepare(ectx *e, rscan *sc, const rule_set *rs, const nm_article *a, char **joined)
 {
     memset(e, 0, sizeof *e);
@@ -379,12 +388,16 @@ static void prepare(ectx *e, rscan *sc, const rule_set *rs, const nm_article *a,
     e->rs = rs;
     e->sc = sc;
     const char *sum = a->summary ? a->summary : "", *txt = a->text ? a->text : "";
-    if (*sum && *txt)
-        *joined = nm_xasprintf("%s\n\n%s", sum, txt);
-    else
-        *joined = nm_xstrdup(*sum ? sum : txt);
+    *joined = NULL;
+    if (*sum && *txt) {
+        size_t ls = strlen(sum), lt = strlen(txt);
+        *joined = nm_xmalloc(ls + lt + 3);
+        memcpy(*joined, sum, ls);
+        memcpy(*joined + ls, "\n\n", 2);
+        memcpy(*joined + ls + 2, txt, lt + 1);
+    }
     e->field_text[0] = a->title ? a->title : "";
-    e->field_text[1] = *joined;
+    e->field_text[1] = *joined ? *joined : *sum ? sum : txt;
     if (a->lang && *a->lang) {
         e->lang = nm_xstrdup(a->lang);
         for (char *c = e->lang; *c; c++)
@@ -392,7 +405,7 @@ static void prepare(ectx *e, rscan *sc, const rule_set *rs, const nm_article *a,
     }
     e->hosts[0] = a->link ? nm_url_host(a->link) : NULL;
     e->hosts[1] = a->feed ? nm_url_host(a->feed) : NULL;
-    rule_scan(rs, sc, e->field_text[0], strlen(e->field_text[0]), *joined, strlen(*joined));
+    rule_scan(rs, sc, e->field_text[0], strlen(e->field_text[0]), e->field_text[1], strlen(e->field_text[1]));
 }
 
 static void release(ectx *e, rscan *sc, char **joined)
@@ -510,8 +523,7 @@ rule_eval *rule_set_evaluate(const rule_set *rs, const nm_article *a)
         free(l.v);
         free(held);
     }
-    ev->text = joined;
-    joined = NULL;
+    ev->text = nm_xstrdup(e.field_text[1]);
     release(&e, &sc, &joined);
     return ev;
 }

@@ -177,6 +177,12 @@ typedef struct rhitword {
     uint32_t a_first, a_end;/* its atoms: rscan.atoms[a_first .. a_end) */
 } rhitword;
 
+/* Where a term's occurrences are in rscan.occ. */
+typedef struct rtermocc {
+    int32_t term;
+    uint32_t first, count;
+} rtermocc;
+
 /* Per-call scratch of the scan: the words that matched an atom and the
    occurrences of terms. Words that match nothing leave no trace. */
 typedef struct rscan {
@@ -187,9 +193,24 @@ typedef struct rscan {
     size_t n_atoms, cap_atoms;
     rocc *occ;
     size_t n_occ, cap_occ;
-    uint32_t *first;        /* per term: first occurrence index (valid when count > 0) */
-    uint32_t *count;        /* per term: number of occurrences */
+    rtermocc *tmap;         /* the terms that occurred: open addressing, term -1 when empty */
+    size_t tmap_mask;       /* slots - 1 (a power of two minus one) */
 } rscan;
+
+/* Returns how many occurrences term has (they are sc->occ[*first ..]). */
+static inline uint32_t rule_scan_find(const rscan *sc, int32_t term, uint32_t *first)
+{
+    for (size_t i = ((uint32_t)term * 0x9E3779B1u) & sc->tmap_mask;; i = (i + 1) & sc->tmap_mask) {
+        if (sc->tmap[i].term == term) {
+            *first = sc->tmap[i].first;
+            return sc->tmap[i].count;
+        }
+        if (sc->tmap[i].term < 0) {
+            *first = 0;
+            return 0;
+        }
+    }
+}
 
 /* Scans title and text and fills sc's occurrences, sorted by term, field, start. */
 void rule_scan(const rule_set *rs, rscan *sc, const char *title, size_t title_len,

@@ -350,15 +350,26 @@ void rule_scan(const rule_set *rs, rscan *sc, const char *title, size_t title_le
        a total order: the same as the scan order within each term. */
     if (sc->n_occ > 1)
         qsort(sc->occ, sc->n_occ, sizeof *sc->occ, by_term);
-    free(sc->first);
-    free(sc->count);
-    size_t nt = rs->n_terms ? rs->n_terms : 1;
-    sc->count = nm_xcalloc(nt, sizeof *sc->count);
-    sc->first = nm_xcalloc(nt, sizeof *sc->first);
-    for (size_t i = 0; i < sc->n_occ; i++) {
+    size_t distinct = 0;
+    for (size_t i = 0; i < sc->n_occ; i++)
+        distinct += i == 0 || sc->occ[i].term != sc->occ[i - 1].term;
+    size_t slots = 8;
+    while (slots < distinct * 2 + 1)
+        slots *= 2;
+    free(sc->tmap);
+    sc->tmap = nm_xmalloc(slots * sizeof *sc->tmap);
+    memset(sc->tmap, 0xFF, slots * sizeof *sc->tmap);   /* term -1: empty */
+    sc->tmap_mask = slots - 1;
+    for (size_t i = 0; i < sc->n_occ;) {
         int32_t t = sc->occ[i].term;
-        if (sc->count[t]++ == 0)
-            sc->first[t] = (uint32_t)i;
+        size_t j = i + 1;
+        while (j < sc->n_occ && sc->occ[j].term == t)
+            j++;
+        size_t k = ((uint32_t)t * 0x9E3779B1u) & sc->tmap_mask;
+        while (sc->tmap[k].term >= 0)
+            k = (k + 1) & sc->tmap_mask;
+        sc->tmap[k] = (rtermocc){ t, (uint32_t)i, (uint32_t)(j - i) };
+        i = j;
     }
 }
 
@@ -368,7 +379,6 @@ void rule_scan_free(rscan *sc)
     free(sc->hw);
     free(sc->atoms);
     free(sc->occ);
-    free(sc->first);
-    free(sc->count);
+    free(sc->tmap);
     memset(sc, 0, sizeof *sc);
 }

@@ -170,7 +170,7 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
    word over a year of news costs seconds; walking the doclist newest
    first to find the window's lower bound reads no positions. The inner
    query ranks; highlight and snippet, which read the text, run only for
-   the rows shown. */
+   the rows shown (CROSS JOIN keeps top as the outer loop). */
 #define STORE_SEARCH_WINDOW 2000
 #define STORE_SEARCH_SQL                                                                     \
     "WITH bound AS (SELECT coalesce((SELECT rowid FROM fts WHERE fts MATCH ?1"               \
@@ -183,7 +183,7 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
     " SELECT a.ext_id, v.title, a.link, a.published, f.url,"                                 \
     " (SELECT json_group_array(theme) FROM (SELECT theme FROM matches WHERE version_id = v.id" \
     " ORDER BY theme)), highlight(fts, 0, ?5, ?6), snippet(fts, 1, ?5, ?6, '…', 16), top.r,"  \
-    " a.ts, a.story_id FROM top JOIN fts ON fts.rowid = top.vid JOIN versions v ON v.id = top.vid" \
+    " a.ts, a.story_id FROM top CROSS JOIN fts ON fts.rowid = top.vid JOIN versions v ON v.id = top.vid" \
     " JOIN articles a ON a.current_version_id = v.id LEFT JOIN feeds f ON f.id = a.feed_id"   \
     " WHERE fts MATCH ?1 ORDER BY top.r"
 
