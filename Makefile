@@ -50,3 +50,16 @@ FUZZ_PARALLEL  ?= 1
 .PHONY: fuzz
 fuzz: setup
 	@tests/fuzz/run.sh --build build-fuzz --seconds $(FUZZ_SECONDS) --parallel $(FUZZ_PARALLEL) $(FUZZ_HARNESSES)
+
+# ---- benchmarks (bench/README.md, docs/benchmarks.md) -----------------------
+#   make bench                   every benchmark against its peer (about 25
+#                                minutes on 2 cores), from a Release build in
+#                                build-bench/; writes docs/benchmarks.md
+#   make bench BENCH_RUNS=5 BENCH_ONLY=feed,rules
+BENCH_RUNS ?= 3
+BENCH_HOUR_RUNS ?= 1
+BENCH_ONLY ?=
+
+.PHONY: bench
+bench: setup
+	@bench/run-all --build build-bench --runs $(BENCH_RUNS) --hour-runs $(BENCH_HOUR_RUNS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY),)

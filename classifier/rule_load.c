@@ -414,17 +414,24 @@ static void strmap_free(strmap *m)
 typedef struct compiler {
     rload *ld;
     strmap terms, atoms;
+    size_t cap_terms, cap_atoms;   /* allocated lengths of rs->terms and rs->atoms */
 } compiler;
 
 static int32_t intern_atom(compiler *c, const rule_item *it)
 {
     rule_set *rs = c->ld->rs;
-    char *key = nm_xasprintf("%c%s", it->prefix ? '*' : '=', it->word);
+    size_t wl = strlen(it->word);
+    char *key = nm_xmalloc(wl + 2);
+    key[0] = it->prefix ? '*' : '=';
+    memcpy(key + 1, it->word, wl + 1);
     int32_t id = strmap_get_or_put(&c->atoms, key, (int32_t)rs->n_atoms);
     free(key);
     if (id >= 0)
         return id;
-    rs->atoms = nm_xrealloc(rs->atoms, (rs->n_atoms + 1) * sizeof *rs->atoms);
+    if (rs->n_atoms == c->cap_atoms) {
+        c->cap_atoms = c->cap_atoms ? c->cap_atoms * 2 : 256;
+        rs->atoms = nm_xrealloc(rs->atoms, c->cap_atoms * sizeof *rs->atoms);
+    }
     ratom *a = &rs->atoms[rs->n_atoms];
     memset(a, 0, sizeof *a);
     a->key = nm_xstrdup(it->word);
@@ -438,14 +445,22 @@ static int32_t intern_term(compiler *c, rnode *n)
     rule_set *rs = c->ld->rs;
     nm_buf k;
     nm_buf_init(&k);
-    for (size_t i = 0; i < n->n_items; i++)
-        nm_buf_addf(&k, "%s%s%s", i ? " " : "", n->items[i].word, n->items[i].prefix ? "*" : "");
+    for (size_t i = 0; i < n->n_items; i++) {
+        if (i)
+            nm_buf_add(&k, " ", 1);
+        nm_buf_add(&k, n->items[i].word, strlen(n->items[i].word));
+        if (n->items[i].prefix)
+            nm_buf_add(&k, "*", 1);
+    }
     int32_t id = strmap_get_or_put(&c->terms, nm_buf_cstr(&k), (int32_t)rs->n_terms);
     nm_buf_free(&k);
     if (id >= 0)
         return id;
     id = (int32_t)rs->n_terms;
-    rs->terms = nm_xrealloc(rs->terms, (rs->n_terms + 1) * sizeof *rs->terms);
+    if (rs->n_terms == c->cap_terms) {
+        c->cap_terms = c->cap_terms ? c->cap_terms * 2 : 256;
+        rs->terms = nm_xrealloc(rs->terms, c->cap_terms * sizeof *rs->terms);
+    }
     rterm *t = &rs->terms[rs->n_terms++];
     t->text = nm_xstrdup(n->text);
     t->n_atoms = n->n_items;

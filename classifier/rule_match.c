@@ -214,7 +214,7 @@ static void long_prefixes(const rule_set *rs, rscan *sc, const unsigned char *w,
    usually none; only those are tried, at character boundaries, each from
    the hash state of the 8-byte chunks before it; the bit filter answers
    "no" for almost every one without touching the table. */
-static void lookup_word(const rule_set *rs, rscan *sc, const unsigned char *w, size_t n)
+static inline void lookup_word(const rule_set *rs, rscan *sc, const unsigned char *w, size_t n)
 {
     uint64_t h = HASH_SEED;
     size_t q = (n - 1) >> 3;
@@ -268,25 +268,27 @@ typedef struct scan_arg {
     uint32_t words;         /* words seen so far in the field */
 } scan_arg;
 
-static void on_word(void *arg, const char *w, size_t len, uint32_t from, uint32_t to)
+static void on_words(void *arg, const char *bytes, const rule_word *w, size_t n)
 {
     scan_arg *sa = arg;
     rscan *sc = sa->sc;
-    size_t a0 = sc->n_atoms;
-    lookup_word(sa->rs, sc, (const unsigned char *)w, len);
-    uint32_t pos = sa->words++;
-    if (sc->n_atoms == a0)
-        return;
-    if (sc->n_hw == sc->cap_hw) {
-        sc->cap_hw = sc->cap_hw ? sc->cap_hw * 2 : 256;
-        sc->hw = nm_xrealloc(sc->hw, sc->cap_hw * sizeof *sc->hw);
+    for (size_t i = 0; i < n; i++) {
+        size_t a0 = sc->n_atoms;
+        lookup_word(sa->rs, sc, (const unsigned char *)bytes + w[i].off, w[i].len);
+        uint32_t pos = sa->words++;
+        if (sc->n_atoms == a0)
+            continue;
+        if (sc->n_hw == sc->cap_hw) {
+            sc->cap_hw = sc->cap_hw ? sc->cap_hw * 2 : 256;
+            sc->hw = nm_xrealloc(sc->hw, sc->cap_hw * sizeof *sc->hw);
+        }
+        rhitword *hw = &sc->hw[sc->n_hw++];
+        hw->word = pos;
+        hw->from = w[i].start;
+        hw->to = w[i].end;
+        hw->a_first = (uint32_t)a0;
+        hw->a_end = (uint32_t)sc->n_atoms;
     }
-    rhitword *hw = &sc->hw[sc->n_hw++];
-    hw->word = pos;
-    hw->from = from;
-    hw->to = to;
-    hw->a_first = (uint32_t)a0;
-    hw->a_end = (uint32_t)sc->n_atoms;
 }
 
 static bool word_has(const rscan *sc, const rhitword *hw, int32_t atom)
@@ -326,7 +328,7 @@ static void scan_field(const rule_set *rs, rscan *sc, int field, const char *s, 
     sc->n_hw = 0;
     sc->n_atoms = 0;
     scan_arg sa = { rs, sc, 0 };
-    rule_words(&sc->wb, s, len, 0, on_word, &sa);
+    rule_words(&sc->wb, s, len, 0, on_words, &sa);
     find_terms(rs, sc, field);
 }
 

@@ -57,7 +57,7 @@ typedef struct bmp_page {
 #define NOT_ASCII 1
 #define LEAD2 2
 static char byte_map[256];
-static two_entry two_map[2048];
+static two_entry two_map[32 * 256];   /* by (lead & 0x1F) << 8 | next byte: invalid pairs are TWO_OTHER */
 static _Atomic(bmp_page *) bmp_pages[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
@@ -151,13 +151,14 @@ static void build_tables(void)
     }
     char out[MAP_MAX];
     for (int32_t cp = 0x80; cp < 0x800; cp++) {
+        two_entry *te = &two_map[(cp >> 6) << 8 | 0x80 | (cp & 0x3F)];
         size_t n = map_cp(cp, out);
         if (n == 1 && out[0] == ' ') {
-            two_map[cp].kind = TWO_SEP;
+            te->kind = TWO_SEP;
         } else if (n > 0 && n <= 2 && !memchr(out, ' ', n) && !memchr(out, '\'', n)) {
-            two_map[cp].kind = TWO_WORD;
-            two_map[cp].len = (uint8_t)n;
-            memcpy(two_map[cp].b, out, n);
+            te->kind = TWO_WORD;
+            te->len = (uint8_t)n;
+            memcpy(te->b, out, n);
         }
     }
 }
@@ -210,22 +211,55 @@ static void wordbuf_reserve(rule_wordbuf *wb, size_t n)
     wb->cap = cap;
 }
 
+/* Words are handed over in batches of this many: one call per batch,
+   not per word. */
+#define BATCH 256
+
 /* The tokeniser's state between code points. */
 typedef struct tok_state {
     bool in_word;
     bool apos;           /* an apostrophe is pending after the word so far */
-    size_t wlen;         /* normalised bytes of the current word in wb->b */
+    size_t pos;          /* where the next normalised byte goes in wb->b */
+    size_t wstart;       /* where the current word starts in wb->b */
     size_t start, end;   /* original byte range of the current word (with base) */
     rule_wordbuf *wb;
-    rule_word_fn fn;
+    rule_words_fn fn;
     void *arg;
+    size_t n;            /* words in batch */
+    rule_word batch[BATCH];
 } tok_state;
+
+static void tok_init(tok_state *st, rule_wordbuf *wb, rule_words_fn fn, void *arg)
+{
+    st->in_word = st->apos = false;
+    st->pos = st->wstart = st->start = st->end = 0;
+    st->wb = wb;
+    st->fn = fn;
+    st->arg = arg;
+    st->n = 0;
+}
+
+/* Hands the batch over; its words' bytes are then reused. */
+static void flush(tok_state *st)
+{
+    if (st->n) {
+        memset(st->wb->b + st->pos, 0, 8);   /* defined bytes for the callback's 8-byte reads */
+        st->fn(st->arg, st->wb->b, st->batch, st->n);
+    }
+    st->n = 0;
+    st->pos = 0;
+}
 
 static inline void emit(tok_state *st)
 {
-    memset(st->wb->b + st->wlen, 0, 8);   /* defined bytes for the callback's 8-byte reads */
-    st->fn(st->arg, st->wb->b, st->wlen, (uint32_t)st->start, (uint32_t)st->end);
+    rule_word *w = &st->batch[st->n++];
+    w->off = (uint32_t)st->wstart;
+    w->len = (uint32_t)(st->pos - st->wstart);
+    w->start = (uint32_t)st->start;
+    w->end = (uint32_t)st->end;
     st->in_word = st->apos = false;
+    if (st->n == BATCH)
+        flush(st);
 }
 
 /* Feeds the mapping m[0..n) of the code point at original range [s, e). */
@@ -251,13 +285,13 @@ static void feed(tok_state *st, const char *m, size_t n, size_t s, size_t e)
         } else {
             if (!st->in_word) {
                 st->in_word = true;
-                st->wlen = 0;
+                st->wstart = st->pos;
                 st->start = s;
             } else if (st->apos) {
-                st->wb->b[st->wlen++] = '\'';
+                st->wb->b[st->pos++] = '\'';
                 st->apos = false;
             }
-            st->wb->b[st->wlen++] = c;
+            st->wb->b[st->pos++] = c;
             st->end = e;
         }
     }
@@ -271,6 +305,45 @@ static bool clamp(size_t *len, size_t base)
     if (*len > UINT32_MAX - base)
         *len = UINT32_MAX - base;
     return true;
+}
+
+#define REP(b) (0x0101010101010101ULL * (uint64_t)(b))
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline void store8(char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+/* Returns how many of the 8 bytes of v, in memory order, are ASCII
+   letters or digits before the first that is not. Bytes below 0x80 are
+   tested for a range with the carry-free trick: x + (0x80 - lo) has its
+   top bit set when x >= lo, x + (0x7F - hi) when x > hi. Letters are
+   tested after setting bit 0x20, which lower-cases them and maps no
+   other byte into a-z; the same OR lower-cases the result, and digits
+   already have that bit. */
+static inline size_t ascii_word_run(uint64_t v)
+{
+    uint64_t hi = v & REP(0x80);
+    uint64_t x = v & REP(0x7F);
+    uint64_t lw = x | REP(0x20);
+    uint64_t letter = (lw + REP(0x80 - 'a')) & ~(lw + REP(0x7F - 'z'));
+    uint64_t digit = (x + REP(0x80 - '0')) & ~(x + REP(0x7F - '9'));
+    uint64_t word = (letter | digit) & REP(0x80) & ~hi;
+    uint64_t stop = ~word & REP(0x80);
+    if (!stop)
+        return 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(stop) / 8;
+#else
+    return (size_t)__builtin_clzll(stop) / 8;
+#endif
 }
 
 /* Returns the mapping of the code point of a 3-byte sequence at p (p[0]
@@ -287,13 +360,14 @@ static inline const char *map3(const unsigned char *p, size_t *n)
     return pg->pool + pg->e[cp & 0xFF].off;
 }
 
-void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn, void *arg)
+void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_words_fn fn, void *arg)
 {
     pthread_once(&tables_once, build_tables);
     if (!clamp(&len, base))
         return;
     const unsigned char *t0 = (const unsigned char *)text, *p = t0, *end = t0 + len;
-    tok_state st = { false, false, 0, 0, 0, wb, fn, arg };
+    tok_state st;
+    tok_init(&st, wb, fn, arg);
     /* ASCII and the two-byte fast path never write more bytes than they
        read (an apostrophe is written instead of the byte that held it),
        so this covers the rest of the text unless a wider code point
@@ -304,40 +378,50 @@ void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rul
         unsigned c = *p;
         char m = byte_map[c];
         const two_entry *te = NULL;
-        if (m == LEAD2 && p + 1 < end && (p[1] & 0xC0) == 0x80)
-            te = &two_map[((c & 0x1F) << 6) | (p[1] & 0x3F)];
+        if (m == LEAD2 && p + 1 < end)
+            te = &two_map[(c & 0x1F) << 8 | p[1]];
         if (m > '\'' || (te && te->kind == TWO_WORD)) {
             /* a letter or digit of the fast paths: start or continue the
                word, then take the whole run of such letters in one loop */
             if (!st.in_word) {
                 st.in_word = true;
-                st.wlen = 0;
+                st.wstart = st.pos;
                 st.start = base + (size_t)(p - t0);
             } else if (st.apos) {
-                wb->b[st.wlen++] = '\'';
+                wb->b[st.pos++] = '\'';
                 st.apos = false;
             }
             char *w = wb->b;
-            size_t wl = st.wlen;
+            size_t wl = st.pos;
             while (p < end) {
                 c = *p;
                 m = byte_map[c];
                 if (m > '\'') {
+                    if (end - p >= 8) {
+                        /* eight ASCII bytes at once: lower-cased as a
+                           block, kept up to the first that is no letter
+                           or digit (this one is, so at least one) */
+                        uint64_t v = load8(p);
+                        size_t k = ascii_word_run(v);
+                        store8(w + wl, v | REP(0x20));
+                        wl += k;
+                        p += k;
+                        continue;
+                    }
                     w[wl++] = m;
                     p++;
                     continue;
                 }
                 if (m != LEAD2 || p + 1 >= end)
                     break;
-                unsigned c2 = p[1];
-                te = &two_map[((c & 0x1F) << 6) | (c2 & 0x3F)];
-                if ((c2 & 0xC0) != 0x80 || te->kind != TWO_WORD)
+                te = &two_map[(c & 0x1F) << 8 | p[1]];
+                if (te->kind != TWO_WORD)
                     break;
                 memcpy(w + wl, te->b, 2);
                 wl += te->len;
                 p += 2;
             }
-            st.wlen = wl;
+            st.pos = wl;
             st.end = base + (size_t)(p - t0);
             continue;
         }
@@ -381,21 +465,23 @@ void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rul
             p += cl;
             continue;
         }
-        wordbuf_reserve(wb, st.wlen + n + (size_t)(end - p) + 2);
+        wordbuf_reserve(wb, st.pos + n + (size_t)(end - p) + 2);
         feed(&st, mp, n, off, off + cl);
         p += cl;
     }
     if (st.in_word)
         emit(&st);
+    flush(&st);
 }
 
-void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn,
+void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_words_fn fn,
                           void *arg)
 {
     if (!clamp(&len, base))
         return;
     const unsigned char *t0 = (const unsigned char *)text, *p = t0, *end = t0 + len;
-    tok_state st = { false, false, 0, 0, 0, wb, fn, arg };
+    tok_state st;
+    tok_init(&st, wb, fn, arg);
     char out[MAP_MAX];
     while (p < end) {
         size_t off = base + (size_t)(p - t0);
@@ -409,12 +495,13 @@ void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t
         } else {
             n = map_cp(cp, out);
         }
-        wordbuf_reserve(wb, st.wlen + n + 2);
+        wordbuf_reserve(wb, st.pos + n + 2);
         feed(&st, out, n, off, off + (size_t)cl);
         p += cl;
     }
     if (st.in_word)
         emit(&st);
+    flush(&st);
 }
 
 void rule_tokens_init(rule_tokens *t)
@@ -435,10 +522,9 @@ void rule_tokens_reset(rule_tokens *t)
     t->len = 0;
 }
 
-/* rule_word_fn that appends the word to a rule_tokens. */
-static void add_token(void *arg, const char *w, size_t len, uint32_t start, uint32_t end)
+/* Appends one word to a rule_tokens. */
+static void add_token(rule_tokens *t, const char *w, size_t len, uint32_t start, uint32_t end)
 {
-    rule_tokens *t = arg;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 1024;
         t->v = nm_xrealloc(t->v, t->cap * sizeof *t->v);
@@ -459,9 +545,16 @@ static void add_token(void *arg, const char *w, size_t len, uint32_t start, uint
     t->len += len;
 }
 
+/* rule_words_fn that appends the batch to a rule_tokens. */
+static void add_tokens(void *arg, const char *bytes, const rule_word *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        add_token(arg, bytes + w[i].off, w[i].len, w[i].start, w[i].end);
+}
+
 void rule_tokenize(rule_tokens *t, const char *text, size_t len, size_t base)
 {
     rule_wordbuf wb = { NULL, 0 };
-    rule_words(&wb, text, len, base, add_token, t);
+    rule_words(&wb, text, len, base, add_tokens, t);
     rule_wordbuf_free(&wb);
 }

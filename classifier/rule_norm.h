@@ -7,9 +7,9 @@
  * ø→o, ħ→h, ı→i). A word is a maximal run of letters and digits; an
  * apostrophe (' ’ ʼ) between two letters stays inside the word as '.
  *
- * Two ways in: rule_words hands each word to a callback as it is found
- * (the classifier's scan: nothing is stored for a word that matches no
- * term), and rule_tokenize appends every word to a reusable rule_tokens
+ * Two ways in: rule_words hands the words to a callback in batches as
+ * they are found (the classifier's scan: nothing is kept of a word that
+ * matches no term), and rule_tokenize appends every word to a reusable rule_tokens
  * (the rule parser and the tests). Both run the same code, so they cut
  * and normalise identically. rule_words_reference does the same with
  * utf8proc for every code point and none of the tables, so a test can
@@ -43,10 +43,18 @@ void rule_tokens_reset(rule_tokens *t);
    Bytes that are not valid UTF-8 separate words. Text past 4 GiB is ignored. */
 void rule_tokenize(rule_tokens *t, const char *text, size_t len, size_t base);
 
-/* Called once per word: its normalised bytes w[0..len) (valid during the
-   call only; 8 readable bytes follow them, for word-at-a-time hashing)
-   and its byte range [start, end) in the original text, shifted by base. */
-typedef void (*rule_word_fn)(void *arg, const char *w, size_t len, uint32_t start, uint32_t end);
+/* A word found by rule_words: its normalised bytes are bytes[off ..
+   off+len) of the batch it comes in, its original bytes [start, end) of
+   the text (shifted by base). */
+typedef struct rule_word {
+    uint32_t off, len;
+    uint32_t start, end;
+} rule_word;
+
+/* Called with words w[0..n), in text order, n >= 1; bytes is valid
+   during the call only and has 8 readable bytes after its last word,
+   for word-at-a-time hashing. */
+typedef void (*rule_words_fn)(void *arg, const char *bytes, const rule_word *w, size_t n);
 
 /* Scratch space of rule_words, reusable across calls (zero it to start). */
 typedef struct rule_wordbuf {
@@ -56,13 +64,13 @@ typedef struct rule_wordbuf {
 
 void rule_wordbuf_free(rule_wordbuf *wb);
 
-/* Calls fn for each word of text[0..len), in order. Same rules and limits
-   as rule_tokenize. */
-void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn, void *arg);
+/* Calls fn with the words of text[0..len), in order, a batch at a time.
+   Same rules and limits as rule_tokenize. */
+void rule_words(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_words_fn fn, void *arg);
 
 /* The same words as rule_words, found without the lookup tables: every
    code point goes through utf8proc. Slow; for tests. */
-void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_word_fn fn,
+void rule_words_reference(rule_wordbuf *wb, const char *text, size_t len, size_t base, rule_words_fn fn,
                           void *arg);
 
 /* Returns a pointer to token i's normalised bytes. */

@@ -2,19 +2,32 @@
  * newsmonctl's rule commands: "rules check DIR" (every error and warning
  * of a folder, exit 1 on any error), "classify --rules DIR FILE..." (one
  * JSON line per file, the contract shape) and "rules test --rules DIR
- * FILE" (for people: what fired and why, what did not and which part
+ * FILE|URL" (for people: what fired and why, what did not and which part
  * failed). They use the same library (classifier/rules.h) as the
  * classifier daemon, so what they say is what the daemon will do.
+ *
+ * An input is plain text (first line the title), article JSON (.json),
+ * or a web page (.html, .htm; for rules test also an http(s) URL, fetched
+ * with one libcurl request) that goes through the fetcher's page
+ * extractor first, so a rule can be tried on the text the daemon would
+ * see. The URL fetch repeats ctl_extract.c's (that one is private to its
+ * file).
  */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "classifier/rules.h"
 #include "common/nm_msg.h"
 #include "common/nm_util.h"
 #include "ctl/ctl.h"
+#include "fetcher/extract.h"
 
 #define ARTICLE_FILE_LIMIT (64u * 1024 * 1024)
 
@@ -68,23 +81,216 @@ static int cmd_rules_check(int argc, char **argv)
     return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
+static bool ends_with_ci(const char *s, const char *suffix)
 {
     size_t l = strlen(s), n = strlen(suffix);
-    return l >= n && strcmp(s + l - n, suffix) == 0;
+    return l >= n && strcasecmp(s + l - n, suffix) == 0;
 }
 
-/* Reads an article from path: JSON (.json, an article object or a message
+static bool is_html_name(const char *path)
+{
+    return ends_with_ci(path, ".html") || ends_with_ci(path, ".htm");
+}
+
+static bool is_url(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* Reads path whole, usually with one read() of the size fstat gives.
+   Returns 0 with a NUL-terminated malloc'd *out, or -1 with err. */
+static int slurp(const char *path, size_t limit, char **out, size_t *len, nm_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return nm_err_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);   /* a pipe or a device: the generic reader */
+        return nm_read_file(path, limit, out, len, err);
+    }
+    if ((uint64_t)st.st_size > limit) {
+        close(fd);
+        return nm_err_set(err, "%s: larger than the limit of %zu bytes", path, limit);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = nm_xmalloc(cap + 1);
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            return nm_err_set(err, "%s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == cap) {   /* the file grew since fstat */
+            if (cap > limit) {
+                close(fd);
+                free(buf);
+                return nm_err_set(err, "%s: larger than the limit of %zu bytes", path, limit);
+            }
+            cap *= 2;
+            buf = nm_xrealloc(buf, cap + 1);
+        }
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Fills a from a web page: the extractor's title, text and language.
+   name names the input in messages and becomes the id; url (may be NULL)
+   is where the page came from (for the extractor and `source:`).
+   Returns 0, or -1 with err. */
+static int article_from_html(const char *name, const char *html, size_t len, const char *url,
+                             const char *charset, nm_article *a, nm_err *err)
+{
+    struct extract_result r;
+    nm_err e2;
+    if (extract_page(html, len, url, charset, NULL, &r, &e2) < 0)
+        return nm_err_set(err, "%s: %s", name, e2.msg);
+    a->id = nm_xstrdup(url ? url : name);
+    a->link = url ? nm_xstrdup(url) : NULL;
+    a->title = r.title ? r.title : nm_xstrdup("");
+    a->text = r.text ? r.text : nm_xstrdup("");
+    a->lang = r.lang;
+    a->published = r.published;
+    a->author = r.byline;
+    r.title = r.text = r.lang = r.published = r.byline = NULL;
+    extract_result_clear(&r);
+    return 0;
+}
+
+/* ---------- fetching a page (rules test URL) ---------- */
+
+#define FETCH_CONNECT_TIMEOUT 10L
+#define FETCH_TIMEOUT 30L
+#define FETCH_MAX_REDIRECTS 5L
+
+typedef struct fetch {
+    nm_buf body;
+    bool too_big;
+} fetch;
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    fetch *f = arg;
+    size_t k = size * n;
+    if (f->body.len + k > EXTRACT_MAX_INPUT) {
+        f->too_big = true;
+        return 0;
+    }
+    nm_buf_add(&f->body, p, k);
+    return k;
+}
+
+/* Returns the charset parameter of a Content-Type (malloc'd), or NULL. */
+static char *content_type_charset(const char *ct)
+{
+    const char *p = ct ? strcasestr(ct, "charset=") : NULL;
+    if (!p)
+        return NULL;
+    p += 8;
+    if (*p == '"' || *p == '\'')
+        p++;
+    return nm_xstrndup(p, strcspn(p, "\"'; \t"));
+}
+
+/* Fetches url with one libcurl request (http and https only, redirects
+   followed, timeouts, the extractor's size limit), as `newsmonctl
+   extract` does. Returns 0 with the body, the charset of its
+   Content-Type (or NULL) and the final URL, or -1 with err. */
+static int fetch_url(const char *url, nm_buf *body, char **charset, char **final_url, nm_err *err)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return nm_err_set(err, "%s: cannot start libcurl", url);
+    fetch f;
+    nm_buf_init(&f.body);
+    f.too_big = false;
+    char cerr[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRECTS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, FETCH_CONNECT_TIMEOUT);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, FETCH_TIMEOUT);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)EXTRACT_MAX_INPUT);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "newsmon/" NEWSMON_VERSION " (+rules test)");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    int ret = 0;
+    if (f.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        ret = nm_err_set(err, "%s: page larger than %u bytes", url, EXTRACT_MAX_INPUT);
+    } else if (rc != CURLE_OK) {
+        ret = nm_err_set(err, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+    } else if (status >= 400) {
+        ret = nm_err_set(err, "%s: HTTP status %ld", url, status);
+    } else {
+        char *ct = NULL, *eff = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+        *charset = content_type_charset(ct);
+        *final_url = nm_xstrdup(eff ? eff : url);
+        *body = f.body;
+        nm_buf_init(&f.body);
+    }
+    nm_buf_free(&f.body);
+    curl_easy_cleanup(c);
+    return ret;
+}
+
+/* Fetches a page and fills a from it. Returns 0, or -1 with err. */
+static int read_url(const char *url, nm_article *a, nm_err *err)
+{
+    nm_buf body;
+    nm_buf_init(&body);
+    char *charset = NULL, *final_url = NULL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = fetch_url(url, &body, &charset, &final_url, err);
+    if (rc == 0)
+        rc = article_from_html(url, body.data ? body.data : "", body.len, final_url, charset, a, err);
+    nm_buf_free(&body);
+    free(charset);
+    free(final_url);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* ---------- reading an article ---------- */
+
+/* Reads an article from path: a web page (.html, .htm: the page
+   extractor runs first), JSON (.json, an article object or a message
    carrying one under "article") or plain text (first line the title).
    Returns 0, or -1 with err. */
 static int read_article(const char *path, nm_article *a, nm_err *err)
 {
+    nm_article_init(a);
+    bool html = is_html_name(path);
     char *data;
     size_t len;
-    if (nm_read_file(path, ARTICLE_FILE_LIMIT, &data, &len, err) < 0)
+    if (slurp(path, html ? EXTRACT_MAX_INPUT * 2u : ARTICLE_FILE_LIMIT, &data, &len, err) < 0)
         return -1;
-    nm_article_init(a);
-    if (ends_with(path, ".json")) {
+    if (html) {
+        int rc = article_from_html(path, data, len, NULL, NULL, a, err);
+        free(data);
+        return rc;
+    }
+    if (ends_with_ci(path, ".json")) {
         json_error_t je;
         json_t *j = json_loadb(data, len, 0, &je);
         free(data);
@@ -100,12 +306,16 @@ static int read_article(const char *path, nm_article *a, nm_err *err)
             return nm_err_set(err, "%s: %s", path, e2.msg);
         return 0;
     }
+    /* plain text: the title is copied out, the text moved to the front of
+       the buffer it was read into */
     const char *nl = memchr(data, '\n', len);
     size_t tl = nl ? (size_t)(nl - data) : len;
     a->id = nm_xstrdup(path);
     a->title = nm_xstrndup(data, tl > 0 && data[tl - 1] == '\r' ? tl - 1 : tl);
-    a->text = nl ? nm_xstrndup(nl + 1, len - tl - 1) : nm_xstrdup("");
-    free(data);
+    size_t rest = nl ? len - tl - 1 : 0;
+    memmove(data, data + len - rest, rest);
+    data[rest] = '\0';
+    a->text = data;
     return 0;
 }
 
@@ -155,6 +365,7 @@ static int cmd_classify(int argc, char **argv)
         nm_err err;
         if (read_article(argv[i], &a, &err) < 0) {
             ctl_error("%s", err.msg);
+            nm_article_clear(&a);
             rc = 1;
             continue;
         }
@@ -254,7 +465,7 @@ static int cmd_rules_test(int argc, char **argv)
     const char *dir;
     int i = rules_option(argc, argv, &dir);
     if (!dir || i + 1 != argc) {
-        ctl_error("usage: newsmonctl rules test --rules DIR FILE");
+        ctl_error("usage: newsmonctl rules test --rules DIR FILE|URL");
         return 2;
     }
     rule_set *rs = load_rules(dir, true);
@@ -262,7 +473,18 @@ static int cmd_rules_test(int argc, char **argv)
         return 1;
     nm_article a;
     nm_err err;
-    if (read_article(argv[i], &a, &err) < 0) {
+    int rc;
+    if (is_url(argv[i])) {
+        nm_article_init(&a);
+        rc = read_url(argv[i], &a, &err);
+    } else if (strstr(argv[i], "://")) {
+        nm_article_init(&a);
+        rc = nm_err_set(&err, "%s: only http and https URLs can be fetched", argv[i]);
+    } else {
+        rc = read_article(argv[i], &a, &err);
+    }
+    if (rc < 0) {
+        nm_article_clear(&a);
         ctl_error("%s", err.msg);
         rule_set_destroy(&rs);
         return 1;
@@ -292,7 +514,7 @@ static int cmd_rules_test(int argc, char **argv)
 
 NM_CTL_COMMAND("rules", "check", "DIR", "check a rules folder: every error and warning, exit 1 on any error",
                cmd_rules_check)
-NM_CTL_COMMAND(NULL, "classify", "--rules DIR FILE...", "classify text or article JSON files, one JSON line each",
-               cmd_classify)
-NM_CTL_COMMAND("rules", "test", "--rules DIR FILE", "explain which themes fire on a file and why (or why not)",
-               cmd_rules_test)
+NM_CTL_COMMAND(NULL, "classify", "--rules DIR FILE...",
+               "classify text, article JSON or HTML files, one JSON line each", cmd_classify)
+NM_CTL_COMMAND("rules", "test", "--rules DIR FILE|URL",
+               "explain which themes fire on a file or web page and why (or why not)", cmd_rules_test)

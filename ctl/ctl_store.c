@@ -119,8 +119,9 @@ static const char *fmt_time(int64_t t, char out[32])
     return out;
 }
 
-/* Prints s in a column of width characters (UTF-8 aware, cut with "…"). */
-static void print_cell(const char *s, int width)
+/* Prints s in a column of width characters (UTF-8 aware, cut with "…"),
+   padded with spaces unless it is the last column. */
+static void print_col(const char *s, int width, int last)
 {
     if (!s)
         s = "";
@@ -131,7 +132,7 @@ static void print_cell(const char *s, int width)
             chars++;
     if (chars <= width) {
         fputs(s, stdout);
-        for (; chars < width; chars++)
+        for (; chars < width && !last; chars++)
             putchar(' ');
         return;
     }
@@ -142,6 +143,16 @@ static void print_cell(const char *s, int width)
         putchar(*p);
     }
     fputs("…", stdout);
+}
+
+static void print_cell(const char *s, int width)
+{
+    print_col(s, width, 0);
+}
+
+static void print_last(const char *s, int width)
+{
+    print_col(s, width, 1);
 }
 
 static const char *col(sqlite3_stmt *st, int i)
@@ -535,7 +546,7 @@ static int cmd_articles(int argc, char **argv)
         fputs("  ", stdout);
         print_cell(col(st, 9) ? col(st, 9) : "-", 20);
         fputs("  ", stdout);
-        print_cell(col(st, 1) ? col(st, 1) : col(st, 0), 70);
+        print_last(col(st, 1) ? col(st, 1) : col(st, 0), 70);
         putchar('\n');
         free(t);
         json_decref(themes);
@@ -765,7 +776,7 @@ static int cmd_alerts(int argc, char **argv)
                fmt_time(sqlite3_column_int64(st, 4), when), story);
         print_cell(t, 20);
         fputs("  ", stdout);
-        print_cell(col(st, 7) ? col(st, 7) : col(st, 9) ? col(st, 9) : col(st, 8), 60);
+        print_last(col(st, 7) ? col(st, 7) : col(st, 9) ? col(st, 9) : col(st, 8), 60);
         putchar('\n');
         free(t);
         json_decref(themes);
@@ -818,7 +829,7 @@ static int cmd_stories(int argc, char **argv)
                fmt_time(sqlite3_column_int64(st, 2), first), fmt_time(sqlite3_column_int64(st, 3), last),
                (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 6),
                (long long)sqlite3_column_int64(st, 5));
-        print_cell(col(st, 1) ? col(st, 1) : "-", 60);
+        print_last(col(st, 1) ? col(st, 1) : "-", 60);
         putchar('\n');
     }
     rc = step_end(db, st, rc);

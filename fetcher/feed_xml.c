@@ -837,13 +837,25 @@ static bool is_reference(const char *p, const char *end)
     return q < end && *q == ';';
 }
 
+/* Returns the first "<!" in [p, end), or NULL. (glibc's memmem walks a
+   two-byte needle a byte at a time; memchr for '<' is vectorised.) */
+static const char *find_bang(const char *p, const char *end)
+{
+    while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        if (end - p >= 2 && p[1] == '!')
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
 /* Returns a copy of s with each '&' that starts no reference written as
    "&amp;" (feeds put raw query strings in links), or NULL when there is
    none. CDATA sections and comments are left alone. */
 static char *escape_bare_amps(const char *s, size_t len, size_t *out_len, size_t *count)
 {
     const char *p = s, *end = s + len, *copied = s;
-    const char *bang = memmem(p, len, "<!", 2);
+    const char *bang = find_bang(p, end);
     nm_buf b;
     nm_buf_init(&b);
     *count = 0;
@@ -860,7 +872,7 @@ static char *escape_bare_amps(const char *s, size_t len, size_t *out_len, size_t
             p = close ? close + 3 : bang + 2;
             if (p > end)
                 p = end;
-            bang = memmem(p, (size_t)(end - p), "<!", 2);
+            bang = find_bang(p, end);
             continue;
         }
         if (!is_reference(amp, end)) {
@@ -907,7 +919,7 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     ctxt->sax->warning = NULL;
     int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, utf8, (int)len, base, "UTF-8", opts);
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, utf8, (int)len, base, NULL, opts);
     int rc = 0;
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     const char *name = NULL;

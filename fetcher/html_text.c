@@ -6,6 +6,13 @@
  * content is not text are skipped whole, and character references are
  * decoded with libxml2's HTML entity table. The pass never looks back more
  * than one byte, so its time is linear in the input whatever the markup.
+ *
+ * Speed matters: a feed of 5,000 items sends ~10 MB through here. A byte
+ * table sorts each byte into "copy" or "look closer", so runs of ordinary
+ * text (a single ASCII space between words included) are found in one
+ * tight loop and copied with one memcpy; only markup, references, other
+ * white space and the three UTF-8 lead bytes that may start a Unicode
+ * space or a C1 control take the slow path.
  */
 #include "fetcher/html_text.h"
 
@@ -16,35 +23,62 @@
 #include <string.h>
 #include <strings.h>
 
+/* Makes room for n more bytes (and the NUL) in out. */
+static inline void reserve(nm_buf *out, size_t n)
+{
+    if (out->len + n + 1 > out->cap) {
+        size_t cap = out->cap ? out->cap : 64;
+        while (cap < out->len + n + 1)
+            cap *= 2;
+        out->data = nm_xrealloc(out->data, cap);
+        out->cap = cap;
+    }
+}
+
+static inline void add(nm_buf *out, const void *p, size_t n)
+{
+    reserve(out, n);
+    memcpy(out->data + out->len, p, n);
+    out->len += n;
+    out->data[out->len] = '\0';
+}
+
+static inline void add_byte(nm_buf *out, char c)
+{
+    reserve(out, 1);
+    out->data[out->len++] = c;
+    out->data[out->len] = '\0';
+}
+
+static void put_space(nm_buf *out)
+{
+    if (out->len && out->data[out->len - 1] != ' ')
+        add_byte(out, ' ');
+}
+
 void utf8_append(nm_buf *out, unsigned cp)
 {
     char b[4];
     if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
         cp = 0xFFFD;
     if (cp < 0x80) {
-        nm_buf_addc(out, (char)cp);
+        add_byte(out, (char)cp);
     } else if (cp < 0x800) {
         b[0] = (char)(0xC0 | (cp >> 6));
         b[1] = (char)(0x80 | (cp & 0x3F));
-        nm_buf_add(out, b, 2);
+        add(out, b, 2);
     } else if (cp < 0x10000) {
         b[0] = (char)(0xE0 | (cp >> 12));
         b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         b[2] = (char)(0x80 | (cp & 0x3F));
-        nm_buf_add(out, b, 3);
+        add(out, b, 3);
     } else {
         b[0] = (char)(0xF0 | (cp >> 18));
         b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
         b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
         b[3] = (char)(0x80 | (cp & 0x3F));
-        nm_buf_add(out, b, 4);
+        add(out, b, 4);
     }
-}
-
-static void put_space(nm_buf *out)
-{
-    if (out->len && out->data[out->len - 1] != ' ')
-        nm_buf_addc(out, ' ');
 }
 
 /* Returns the length of a Unicode space at p (UTF-8), or 0. Matches what
@@ -81,39 +115,6 @@ static void add_char(nm_buf *out, unsigned cp)
         utf8_append(out, cp);
 }
 
-/* Appends the text run [p, end) with white space collapsed. */
-void text_append(nm_buf *out, const char *s, const char *end)
-{
-    /* C1 controls (U+0080-U+009F) are windows-1252 punctuation that went
-       through a latin-1 decoder somewhere upstream: read them as meant. */
-    const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
-    while (p < e) {
-        /* A run of bytes copied as they are: printable ASCII and UTF-8
-           sequences whose lead byte cannot start a space or a C1 control. */
-        const unsigned char *q = p;
-        while (q < e && ((*q > 0x20 && *q < 0x7F) || (*q >= 0x80 && *q != 0xC2 && *q != 0xE2 && *q != 0xE3)))
-            q++;
-        if (q > p) {
-            nm_buf_add(out, p, (size_t)(q - p));
-            p = q;
-            continue;
-        }
-        size_t sp;
-        if (*p <= 0x20 || *p == 0x7F) {
-            put_space(out);
-            p++;
-        } else if ((sp = unicode_space(p, e)) > 0) {
-            put_space(out);
-            p += sp;
-        } else if (*p == 0xC2 && p + 1 < e && p[1] >= 0x80 && p[1] <= 0x9F) {
-            add_char(out, p[1]);
-            p += 2;
-        } else {
-            nm_buf_addc(out, (char)*p++);
-        }
-    }
-}
-
 /* Decodes a character reference at p ('&'). Returns the bytes consumed,
    or 0 when p does not start one (the '&' is then literal text). */
 static size_t char_ref(nm_buf *out, const char *p, const char *end)
@@ -143,6 +144,15 @@ static size_t char_ref(nm_buf *out, const char *p, const char *end)
     name[n] = '\0';
     if (n == 0 || q >= end || *q != ';')
         return 0;
+    /* The few that fill feeds, before libxml2's table (a linear search). */
+    static const struct { const char *name; unsigned value; } common[] = {
+        { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "nbsp", 0xA0 },
+    };
+    for (size_t i = 0; i < NM_ARRAY_LEN(common); i++)
+        if (strcmp(name, common[i].name) == 0) {
+            add_char(out, common[i].value);
+            return (size_t)(q + 1 - p);
+        }
     const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
     if (!e) {
         if (strcmp(name, "apos") == 0)
@@ -167,8 +177,9 @@ static const char *const blocks[] = {
 
 static bool in_list(const char *const *list, size_t n, const char *name, size_t len)
 {
+    int first = tolower((unsigned char)name[0]);
     for (size_t i = 0; i < n; i++)
-        if (strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0)
+        if (list[i][0] == first && strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0)
             return true;
     return false;
 }
@@ -196,7 +207,7 @@ static const char *tag_end(const char *p, const char *end)
 static const char *skip_element(const char *p, const char *end, const char *name, size_t len)
 {
     while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
-        if (end - p > (ptrdiff_t)(len + 1) && p[1] == '/' && strncasecmp(p + 2, name, len) == 0 &&
+        if (end - p > (ptrdiff_t)(len + 2) && p[1] == '/' && strncasecmp(p + 2, name, len) == 0 &&
             !isalnum((unsigned char)p[2 + len])) {
             const char *e = tag_end(p, end);
             return e ? e : end;
@@ -250,32 +261,100 @@ static const char *markup(nm_buf *out, const char *p, const char *end)
     return after;
 }
 
-void html_text_append(nm_buf *out, const char *s, size_t len)
+/* Byte classes of the scanner. */
+enum { B_TEXT, B_SPACE, B_LT, B_AMP, B_LEAD };
+
+/* B_SPACE: ASCII controls, space and DEL (all white space to a reader);
+   B_LEAD: 0xC2, 0xE2, 0xE3, which may start a Unicode space or a C1 control;
+   every other byte, UTF-8 or not, is text. */
+static const unsigned char byte_class[256] = {
+    [0x00 ... 0x20] = B_SPACE, [0x7F] = B_SPACE, ['<'] = B_LT, ['&'] = B_AMP,
+    [0xC2] = B_LEAD, [0xE2] = B_LEAD, [0xE3] = B_LEAD,
+};
+
+/* Handles the byte at p that starts a Unicode space, a C1 control or
+   neither (a B_LEAD byte). Returns the bytes consumed. */
+static size_t lead_byte(nm_buf *out, const unsigned char *p, const unsigned char *end)
 {
-    const char *p = s, *end = s + len;
-    while (p < end) {
-        const char *q = p;
-        while (q < end && *q != '<' && *q != '&')
-            q++;
-        text_append(out, p, q);
-        p = q;
-        if (p >= end)
-            break;
-        if (*p == '<') {
-            const char *next = markup(out, p, end);
-            if (next) {
-                p = next;
+    size_t sp = unicode_space(p, end);
+    if (sp) {
+        put_space(out);
+        return sp;
+    }
+    if (p[0] == 0xC2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9F) {
+        /* C1 controls (U+0080-U+009F) are windows-1252 punctuation that went
+           through a latin-1 decoder somewhere upstream: read them as meant. */
+        add_char(out, p[1]);
+        return 2;
+    }
+    add_byte(out, (char)p[0]);
+    return 1;
+}
+
+/* Appends the text of [s, end) to out; markup and references are read
+   when html is set, taken as text otherwise. */
+static void scan(nm_buf *out, const char *s, const char *end, bool html)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
+    reserve(out, (size_t)(e - p));
+    while (p < e) {
+        /* The run copied as it is: text bytes, and a single space after a
+           text byte (which is what collapsing would write anyway). */
+        const unsigned char *q = p;
+        for (; q < e; q++) {
+            unsigned k = byte_class[*q];
+            if (k == B_TEXT || (!html && (k == B_LT || k == B_AMP)))
                 continue;
+            if (*q == ' ' && q > p && q[-1] != ' ')
+                continue;
+            break;
+        }
+        if (q > p) {
+            add(out, p, (size_t)(q - p));
+            p = q;
+            if (p >= e)
+                break;
+        }
+        switch (byte_class[*p]) {
+        case B_SPACE:
+            put_space(out);
+            p++;
+            break;
+        case B_LEAD:
+            p += lead_byte(out, p, e);
+            break;
+        case B_LT: {
+            const char *next = markup(out, (const char *)p, end);
+            if (next) {
+                p = (const unsigned char *)next;
+            } else {
+                add_byte(out, '<');
+                p++;
             }
-        } else {
-            size_t n = char_ref(out, p, end);
+            break;
+        }
+        default: {
+            size_t n = char_ref(out, (const char *)p, end);
             if (n) {
                 p += n;
-                continue;
+            } else {
+                add_byte(out, '&');
+                p++;
             }
+            break;
         }
-        nm_buf_addc(out, *p++);
+        }
     }
+}
+
+void text_append(nm_buf *out, const char *s, const char *end)
+{
+    scan(out, s, end, false);
+}
+
+void html_text_append(nm_buf *out, const char *s, size_t len)
+{
+    scan(out, s, s + len, true);
 }
 
 static char *finish(nm_buf *b)

@@ -269,6 +269,8 @@ typedef struct notif_sender {
     notif_exec *exec;
     const char *hostname;    /* Message-ID fallback domain */
     void *out;               /* FILE * of the stdout channel (tests redirect it) */
+    json_t *jsonl_tail;      /* path -> {"ALERT\tCHANNEL": true, "torn": true}: the lines at the end of
+                                each jsonl file when this process first wrote to it (notif_send.c) */
 } notif_sender;
 
 /* Makes one attempt to deliver m on ch; done runs exactly once, maybe

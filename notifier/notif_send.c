@@ -100,14 +100,96 @@ static void send_stdout(notif_sender *s, const notif_channel *ch, const notif_ms
         done(arg, NOTIF_OK, NULL);
 }
 
+/*
+ * A kill between a jsonl append and the engine's record of its outcome
+ * would make the store's re-send append the alert again. Those lines are
+ * the last ones of the file: the append finishes inside notif_send and the
+ * outcome is recorded right after, in the same turn of the loop. So the
+ * first time a process writes to a file it reads the file's last
+ * JSONL_TAIL bytes and remembers which (alert, channel) they hold; an
+ * alert found there is not appended again (a line bigger than that falls
+ * back to at-least-once). A last line without its newline (a write torn
+ * by the kill) gets one, so the next line starts on its own.
+ */
+#define JSONL_TAIL (1 << 20)
+
+static char *tail_key(int64_t alert_id, const char *channel)
+{
+    return nm_xasprintf("%lld\t%s", (long long)alert_id, channel);
+}
+
+/* Returns (borrowed) what the end of path held when first asked in this process. */
+static json_t *jsonl_tail(notif_sender *s, const char *path)
+{
+    if (!s->jsonl_tail)
+        s->jsonl_tail = json_object();
+    json_t *seen = json_object_get(s->jsonl_tail, path);
+    if (seen)
+        return seen;
+    seen = json_object();
+    json_object_set_new(s->jsonl_tail, path, seen);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    off_t size = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+    if (size <= 0) {
+        if (fd >= 0)
+            close(fd);
+        return seen;
+    }
+    off_t from = size > JSONL_TAIL ? size - JSONL_TAIL : 0;
+    size_t len = (size_t)(size - from), got = 0;
+    char *buf = nm_xmalloc(len);
+    while (got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, from + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got == len && buf[len - 1] != '\n')
+        json_object_set_new(seen, "torn", json_true());
+    char *p = buf, *end = buf + got;
+    if (from > 0) {   /* the first line is cut: skip it */
+        p = memchr(buf, '\n', got);
+        p = p ? p + 1 : end;
+    }
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        json_t *j = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        json_t *id = json_object_get(j, "alert_id"), *chan = json_object_get(j, "channel");
+        if (json_is_integer(id) && json_is_string(chan)) {
+            char *key = tail_key(json_integer_value(id), json_string_value(chan));
+            json_object_set_new(seen, key, json_true());
+            free(key);
+        }
+        json_decref(j);
+        p = nl + 1;
+    }
+    free(buf);
+    return seen;
+}
+
 static void send_jsonl(notif_sender *s, const notif_channel *ch, const notif_msg *m, notif_done_fn done,
                        void *arg)
 {
     char at[32];
     now_rfc3339(at);
+    json_t *seen = jsonl_tail(s, ch->path);
     nm_buf b;
     nm_buf_init(&b);
     for (size_t i = 0; i < m->n; i++) {
+        char *key = tail_key(m->alerts[i]->alert_id, m->channel);
+        int written = json_object_get(seen, key) != NULL;
+        free(key);
+        if (written)
+            continue;
+        if (json_object_get(seen, "torn")) {
+            nm_buf_addc(&b, '\n');
+            json_object_del(seen, "torn");
+        }
         json_t *j = notif_alert_json(m->raws[i], m->channel);
         json_object_set_new(j, "delivered_at", json_string(at));
         if (m->digest)
@@ -116,6 +198,11 @@ static void send_jsonl(notif_sender *s, const notif_channel *ch, const notif_msg
         nm_buf_adds(&b, line);
         nm_buf_addc(&b, '\n');
         free(line);
+    }
+    if (b.len == 0) {   /* every line is already in the file */
+        nm_buf_free(&b);
+        done(arg, NOTIF_OK, NULL);
+        return;
     }
     char msg[300];
     int fd = open(ch->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

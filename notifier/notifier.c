@@ -254,6 +254,7 @@ int main(int argc, char **argv)
              sig ? strsignal(sig) : "asked", notif_engine_pending(n.engine));
     notif_http_destroy(&n.sender.http);
     notif_exec_destroy(&n.sender.exec);
+    json_decref(n.sender.jsonl_tail);
     notif_engine_destroy(&n.engine);
     nm_control_close(&n.control);
     nm_bus_close(&n.pull);

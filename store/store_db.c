@@ -110,7 +110,7 @@ static const char MIGRATION_1[] =
     "  coalesce(v.text, v.summary) AS body FROM versions v"
     "  JOIN articles a ON a.current_version_id = v.id WHERE v.pruned = 0;"
     "CREATE VIRTUAL TABLE fts USING fts5(title, body, content='fts_src', content_rowid='id',"
-    "  tokenize='nmfold');"
+    "  tokenize='nmfold', prefix='3 4');"
     /* rank = bm25 with a title hit worth four body hits. */
     "INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(4.0, 1.0)');";
 

@@ -101,7 +101,7 @@ make_seeds() {
         while IFS= read -r -d '' f; do
             rel=${f#"$SRC"/}
             cp "$f" "$out/${rel//\//_}"
-        done < <(find "$SRC/$dir" -type f -name "$pat" ! -name README -print0)
+        done < <(find "$SRC/$dir" -type f -name "$pat" ! -name README ! -name '*.md' -print0)
     done < <(seed_dirs "$h")
 }
 

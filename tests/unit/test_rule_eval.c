@@ -156,6 +156,56 @@ START_TEST(scopes)
     ck_assert(fires_on("source:lrt.lt", "", "", NULL, "http://LRT.LT:8080/x"));
     ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "https://notlrt.lt/x"));
     ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "https://example.com/lrt.lt"));
+    /* the host as common/nm_url.c reads it: user info, port, a final dot,
+       case; subdomains match, look-alikes and hosts in the query do not */
+    ck_assert(fires_on("source:lrt.lt", "", "", NULL, "https://user:pw@news.LRT.lt.:443/x?y#z"));
+    ck_assert(fires_on("source:lrt.lt", "", "", NULL, "https://lrt.lt#top"));
+    ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "https://lrt.lt.example.com/"));
+    ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "https://example.com/?u=https://lrt.lt/"));
+    ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "https://example.com@/lrt.lt"));
+    ck_assert(!fires_on("source:lrt.lt", "", "", NULL, "not a url"));
+}
+END_TEST
+
+/* The scan skips themes none of whose match terms occurred; themes that
+   can hold without any term must still be evaluated. */
+START_TEST(themes_that_need_no_term)
+{
+    ck_assert(fires("NOT spy", "nothing here"));
+    ck_assert(!fires("NOT spy", "a spy"));
+    ck_assert(fires("ATLEAST 1 OF (spy, NOT film)", "nothing"));
+    ck_assert(!fires("ATLEAST 2 OF (spy, NOT film)", "nothing"));
+    ck_assert(fires("title:(NOT spy) AND text:(NOT film)", ""));
+    ck_assert(fires_on("source:lrt.lt OR spy", "", "", NULL, "https://www.lrt.lt/"));
+    ck_assert(fires_on("lang:be AND NOT (spy NEAR/2 film)", "", "", "be", NULL));
+    ck_assert(fires("\"spy film\" OR NOT kgb", "film"));
+}
+END_TEST
+
+static size_t classify_text(const rule_set *rs, const char *title, const char *summary, const char *text,
+                            nm_theme_hit **hits);
+
+START_TEST(themes_woken_by_their_own_terms)
+{
+    rule_set *rs = load("define SPY = spy*\n"
+                        "theme a\n  severity low\n  match $SPY\n"
+                        "theme b\n  severity low\n  match film AND NOT $SPY\n"
+                        "theme c\n  severity low\n  match \"state security\" NEAR/3 film\n"
+                        "theme d\n  severity low\n  match kgb\n  score 1 film\n  threshold 1\n");
+    nm_theme_hit *hits;
+    ck_assert_uint_eq(classify_text(rs, "", "", "a film", &hits), 1);
+    ck_assert_str_eq(hits[0].id, "b");
+    rule_hits_free(&hits, 1);
+    ck_assert_uint_eq(classify_text(rs, "Spying", "", "a film about state security", &hits), 2);
+    ck_assert_str_eq(hits[0].id, "a");
+    ck_assert_str_eq(hits[1].id, "c");
+    rule_hits_free(&hits, 2);
+    ck_assert_uint_eq(classify_text(rs, "film", "", "KGB", &hits), 2);
+    ck_assert_str_eq(hits[0].id, "b");
+    ck_assert_str_eq(hits[1].id, "d");
+    rule_hits_free(&hits, 2);
+    ck_assert_uint_eq(classify_text(rs, "", "", "kgb", NULL), 0);
+    rule_set_destroy(&rs);
 }
 END_TEST
 
@@ -339,6 +389,8 @@ static Suite *suite(void)
     tcase_add_test(tc, atleast);
     tcase_add_test(tc, scopes);
     tcase_add_test(tc, source_from_feed);
+    tcase_add_test(tc, themes_that_need_no_term);
+    tcase_add_test(tc, themes_woken_by_their_own_terms);
     tcase_add_test(tc, theme_scores_and_exclude);
     tcase_add_test(tc, matches_report_original_text);
     tcase_add_test(tc, defines_across_files_and_version);

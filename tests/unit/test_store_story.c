@@ -182,6 +182,51 @@ START_TEST(test_fts_versions)
 }
 END_TEST
 
+START_TEST(test_fts_in_batches)
+{
+    nm_err err;
+    /* Index rows of a batch are written at commit: a version replaced in
+       the same batch is never indexed, a rolled-back batch leaves none. */
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ingest_simple(db, "b", "Batch title", "alphaword body", NULL);
+    ingest_simple(db, "b", "Batch title", "betaword body", NULL);
+    ingest_simple(db, "c", "Other title", "gammaword body", NULL);
+    nm_classified bad;
+    make_classified(&bad, "", "x", "deltaword", NULL);
+    ck_assert_int_eq(store_ingest(db, &bad, NULL, &err), -1);
+    nm_classified_clear(&bad);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+    ck_assert_int_eq(fts_count(db, "alphaword"), 0);
+    ck_assert_int_eq(fts_count(db, "betaword"), 1);
+    ck_assert_int_eq(fts_count(db, "gammaword"), 1);
+    ck_assert_int_eq(fts_count(db, "body"), 2);
+    ck_assert_int_eq(fts_integrity(db), 0);
+
+    /* A version replaced in a later batch leaves the index. */
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ingest_simple(db, "c", "Other title", "epsilonword body", NULL);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+    ck_assert_int_eq(fts_count(db, "gammaword"), 0);
+    ck_assert_int_eq(fts_count(db, "epsilonword"), 1);
+
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ingest_simple(db, "d", "Rolled back", "zetaword", NULL);
+    ck_assert_int_eq(store_rollback(db, &err), 0);
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+    ck_assert_int_eq(fts_count(db, "zetaword"), 0);
+
+    /* Pruning inside a batch sees the batch's rows. */
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ingest_simple(db, "e", "Pruned soon", "etaword", NULL);
+    ck_assert_int_eq(store_prune(db, 1, 0, T0 + 2 * 86400, NULL, &err), 0);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+    ck_assert_int_eq(fts_count(db, "etaword"), 0);
+    ck_assert_int_eq(fts_count(db, "body"), 0);
+    ck_assert_int_eq(fts_integrity(db), 0);
+}
+END_TEST
+
 static Suite *story_suite(void)
 {
     Suite *s = suite_create("store_story");
@@ -193,6 +238,7 @@ static Suite *story_suite(void)
     tcase_add_test(tc, test_short_texts_do_not_group);
     tcase_add_test(tc, test_fts_folding);
     tcase_add_test(tc, test_fts_versions);
+    tcase_add_test(tc, test_fts_in_batches);
     suite_add_tcase(s, tc);
     return s;
 }
