@@ -63,3 +63,22 @@ BENCH_ONLY ?=
 .PHONY: bench
 bench: setup
 	@bench/run-all --build build-bench --runs $(BENCH_RUNS) --hour-runs $(BENCH_HOUR_RUNS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY),)
+
+# ---- chaos and soak (docs/reliability.md, "Chaos", "Soak") -----------------
+#   make chaos     200 feeds x 50 items, a random daemon SIGKILLed every 2-5 s
+#                  for CHAOS_SECONDS (default 180); last line
+#                  "chaos: N items, K kills, L lost, D duplicated"
+#   make soak      SOAK_MINUTES (default 10) of steady load; RSS and open
+#                  descriptors of each daemon sampled every 10 s, as a table
+CHAOS_SECONDS ?= 180
+CHAOS_ARGS    ?=
+SOAK_MINUTES  ?= 10
+SOAK_ARGS     ?=
+
+.PHONY: chaos soak
+chaos: build
+	@NM_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 tests/chaos/chaos.py --feeds 200 --items 50 \
+	    --duration $(CHAOS_SECONDS) --kill-min 2 --kill-max 5 $(CHAOS_ARGS)
+
+soak: build
+	@NM_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 tests/soak/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)

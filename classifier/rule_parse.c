@@ -175,6 +175,8 @@ typedef struct parser {
     int depth;         /* nesting, bounded so a hostile file cannot exhaust the stack */
     seen_term *seen;
     size_t n_seen;
+    size_t *seen_set;  /* open addressing over seen: index + 1, 0 when empty */
+    size_t seen_slots; /* a power of two, at least twice n_seen */
     rule_tokens words; /* scratch for normalising terms */
 } parser;
 
@@ -386,15 +388,35 @@ static char *items_key(const rule_item *items, size_t n)
     return nm_buf_steal(&b);
 }
 
-/* Warns when the same term appears twice in one expression. */
+static size_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Returns where key is in p->seen_set, or the empty slot where it would go. */
+static size_t seen_slot(const parser *p, const char *key)
+{
+    size_t mask = p->seen_slots - 1;
+    size_t i = key_hash(key) & mask;
+    while (p->seen_set[i] && strcmp(p->seen[p->seen_set[i] - 1].key, key) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Warns when the same term appears twice in one expression (a hash set
+   of the terms so far, so a define of many thousand terms stays fast). */
 static void check_duplicate(parser *p, rnode *n)
 {
     if (n->n_items == 0)
         return;
     char *key = items_key(n->items, n->n_items);
-    for (size_t i = 0; i < p->n_seen; i++) {
-        if (strcmp(p->seen[i].key, key) == 0) {
-            char *first = rule_where(p->ld->rs, p->fi, (uint32_t)p->seen[i].off, true);
+    if (p->seen_slots) {
+        size_t i = seen_slot(p, key);
+        if (p->seen_set[i]) {
+            char *first = rule_where(p->ld->rs, p->fi, (uint32_t)p->seen[p->seen_set[i] - 1].off, true);
             rule_diag_at(p->ld, false, p->fi, n->off,
                          "duplicate term '%s' in this expression (first at %s)", n->text, first);
             free(first);
@@ -406,6 +428,15 @@ static void check_duplicate(parser *p, rnode *n)
     p->seen[p->n_seen].key = key;
     p->seen[p->n_seen].off = n->off;
     p->n_seen++;
+    if (p->n_seen * 2 > p->seen_slots) {
+        free(p->seen_set);
+        p->seen_slots = p->seen_slots ? p->seen_slots * 2 : 64;
+        p->seen_set = nm_xcalloc(p->seen_slots, sizeof *p->seen_set);
+        for (size_t k = 0; k < p->n_seen; k++)
+            p->seen_set[seen_slot(p, p->seen[k].key)] = k + 1;
+    } else {
+        p->seen_set[seen_slot(p, key)] = p->n_seen;
+    }
 }
 
 static rnode *term_word(parser *p)
@@ -855,6 +886,7 @@ static rnode *parse_expr(rload *ld, uint32_t fi, size_t start, size_t end, size_
     for (size_t i = 0; i < p.n_seen; i++)
         free(p.seen[i].key);
     free(p.seen);
+    free(p.seen_set);
     rule_tokens_free(&p.words);
     return n;
 }

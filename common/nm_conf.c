@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int nm_conf_parse_duration(const char *s, int64_t *ms)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
+    if (end == s || errno || !(v >= 0) || isinf(v))   /* also refuses nan and inf */
         return -1;
     while (isspace((unsigned char)*end))
         end++;
@@ -78,7 +79,7 @@ int nm_conf_parse_size(const char *s, int64_t *bytes)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
+    if (end == s || errno || !(v >= 0) || isinf(v))   /* also refuses nan and inf */
         return -1;
     while (isspace((unsigned char)*end))
         end++;

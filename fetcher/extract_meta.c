@@ -277,7 +277,7 @@ char *extract_article_title(xmlDoc *doc)
     size_t last_sep = 0, sl;
     bool hier;
     /* Readability: " SEP " anywhere means the title names its site; cut at the last one. */
-    for (size_t i = 1; orig[i]; i++) {
+    for (size_t i = 1; orig[0] && orig[i]; i++) {   /* orig may be empty: <title></title> */
         if (orig[i - 1] == ' ' && is_sep(orig + i, &sl, &hier) && orig[i + sl] == ' ') {
             has_sep = true;
             had_hier |= hier;

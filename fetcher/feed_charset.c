@@ -379,9 +379,10 @@ static void from_utf8(const char *p, size_t n, const char *claimed, const struct
         feed_add_error(f, lim, "text: %zu characters not allowed in XML (NUL or control) removed", st.dropped);
 }
 
-char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
-                   struct feed *f, size_t *out_len, nm_err *err)
+const char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
+                         struct feed *f, size_t *out_len, char **owned, nm_err *err)
 {
+    *owned = NULL;
     size_t bom;
     const char *sniffed = sniff((const unsigned char *)data, len, &bom);
     char *cs = choose(data, len, http_charset, sniffed, bom, lim, f);
@@ -393,10 +394,20 @@ char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const
     }
     const char *p = data + bom;
     size_t n = len - bom;
-    nm_buf out;
-    nm_buf_init(&out);
     free(f->charset);
     f->charset = nm_xstrdup(cs);
+    if (n == 0) {
+        free(cs);
+        return nm_err_set(err, "empty document"), NULL;
+    }
+    if (is_utf8_name(cs) && clean_prefix((const unsigned char *)p, n) == n) {
+        /* The common case: already clean, nothing to copy. */
+        free(cs);
+        *out_len = n;
+        return p;
+    }
+    nm_buf out;
+    nm_buf_init(&out);
     if (is_utf8_name(cs)) {
         from_utf8(p, n, cs, lim, f, &out);
     } else {
@@ -425,5 +436,6 @@ char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const
         return nm_err_set(err, "empty document"), NULL;
     }
     *out_len = out.len;
-    return nm_buf_steal(&out);
+    *owned = nm_buf_steal(&out);
+    return *owned;
 }

@@ -160,23 +160,28 @@ int feed_parse(const char *data, size_t len, const char *feed_url, const char *h
     if (len > lim->max_bytes)
         return nm_err_set(err, "document of %zu bytes is over the limit of %zu bytes", len, lim->max_bytes);
     size_t n;
-    char *u = feed_to_utf8(data, len, http_charset, lim, out, &n, err);
+    char *owned;
+    const char *u = feed_to_utf8(data, len, http_charset, lim, out, &n, &owned, err);
     if (!u)
         return -1;
-    const char *p = u;
-    while (isspace((unsigned char)*p))
+    /* u need not be NUL-terminated: every look below is bounded by n. */
+    const char *p = u, *end = u + n;
+    while (p < end && isspace((unsigned char)*p))
         p++;
     int rc;
-    if (*p == '{') {
+    if (p < end && *p == '{') {
         rc = feed_jsonfeed_parse(u, n, out->url, lim, out, err);
-    } else if (looks_like_html(p, n - (size_t)(p - u))) {
+    } else if (looks_like_html(p, (size_t)(end - p))) {
         rc = nm_err_set(err, "not a feed: an HTML page");
-    } else if (*p != '<') {
-        rc = nm_err_set(err, "not a feed: neither XML nor JSON (starts with \"%.20s\")", p);
+    } else if (p == end || *p != '<') {
+        size_t shown = 0;
+        while (shown < 20 && p + shown < end && p[shown])
+            shown++;
+        rc = nm_err_set(err, "not a feed: neither XML nor JSON (starts with \"%.*s\")", (int)shown, p);
     } else {
         rc = feed_xml_parse(u, n, out->url, lim, out, err);
     }
-    free(u);
+    free(owned);
     if (rc == 0)
         finalize(out);
     return rc;

@@ -24,17 +24,20 @@ void feed_finish_entry(struct feed *f, nm_article *a);
 /* Cuts s (owned) to at most max bytes at a UTF-8 character boundary. */
 void feed_cut(char *s, size_t max);
 
-/* Converts data to clean UTF-8 (valid, no characters XML forbids).
-   Returns a new buffer (*out_len bytes, NUL-terminated) and sets f->charset;
-   returns NULL with err when the charset cannot be read at all. */
-char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
-                   struct feed *f, size_t *out_len, nm_err *err);
+/* Converts data to clean UTF-8 (valid, no characters XML forbids) and sets
+   f->charset. Returns the clean text, *out_len bytes: data itself (past any
+   byte-order mark, not NUL-terminated) when it is clean UTF-8 already, else
+   a new NUL-terminated buffer that is also stored in *owned for the caller
+   to free (*owned is NULL otherwise). Returns NULL with err when nothing is
+   left to read. */
+const char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
+                         struct feed *f, size_t *out_len, char **owned, nm_err *err);
 
-/* Parses clean UTF-8 XML. Returns 0, or -1 with err when it is not a feed. */
+/* Parses clean UTF-8 XML (len bytes, need not be NUL-terminated). Returns 0, or -1 with err when it is not a feed. */
 int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
                    struct feed *f, nm_err *err);
 
-/* Parses clean UTF-8 JSON Feed. Returns 0, or -1 with err. */
+/* Parses clean UTF-8 JSON Feed (len bytes, need not be NUL-terminated). Returns 0, or -1 with err. */
 int feed_jsonfeed_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
                         struct feed *f, nm_err *err);
 

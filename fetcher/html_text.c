@@ -357,17 +357,34 @@ void html_text_append(nm_buf *out, const char *s, size_t len)
     scan(out, s, s + len, true);
 }
 
+/* Returns the text gathered in b, trimmed, in a block no larger than it
+   needs (a feed keeps thousands of these: slack would be memory touched
+   for nothing). */
 static char *finish(nm_buf *b)
 {
     if (b->len && b->data[b->len - 1] == ' ')
         b->len--;
+    b->data[b->len] = '\0';
+    if (b->cap > b->len + 64) {
+        b->data = nm_xrealloc(b->data, b->len + 1);
+        b->cap = b->len + 1;
+    }
     return nm_buf_steal(b);
+}
+
+/* Starts a buffer sized for len bytes of input: the text is rarely longer. */
+static void start(nm_buf *b, size_t len)
+{
+    b->data = nm_xmalloc(len + 1);
+    b->data[0] = '\0';
+    b->len = 0;
+    b->cap = len + 1;
 }
 
 char *html_to_text(const char *s, size_t len)
 {
     nm_buf b;
-    nm_buf_init(&b);
+    start(&b, len);
     html_text_append(&b, s, len);
     return finish(&b);
 }
@@ -375,7 +392,7 @@ char *html_to_text(const char *s, size_t len)
 char *text_collapse(const char *s, size_t len)
 {
     nm_buf b;
-    nm_buf_init(&b);
+    start(&b, len);
     text_append(&b, s, s + len);
     return finish(&b);
 }

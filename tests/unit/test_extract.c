@@ -187,6 +187,23 @@ START_TEST(test_title_and_meta)
 }
 END_TEST
 
+/* Found by fuzz_extract: an empty or blank <title> was read past its end. */
+START_TEST(test_empty_title)
+{
+    static const char *const pages[] = {
+        "<html><head><title></title></head><body><p>Hello</p></body></html>",
+        "<html><head><title>   </title></head><body><p>Hello</p></body></html>",
+        "<html><head><title> | </title></head><body><p>Hello</p></body></html>",
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        struct extract_result r;
+        extract_str(pages[i], NULL, NULL, &r);
+        ck_assert_ptr_nonnull(strstr(r.text, "Hello"));
+        extract_result_clear(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_json_ld_body_fallback)
 {
     struct extract_result r;
@@ -380,6 +397,7 @@ static Suite *extract_suite(void)
     tcase_add_loop_test(tc, test_charsets, 0, 3);
     tcase_add_test(tc, test_http_charset_wins);
     tcase_add_test(tc, test_title_and_meta);
+    tcase_add_test(tc, test_empty_title);
     tcase_add_test(tc, test_json_ld_body_fallback);
     tcase_add_test(tc, test_fallback_and_empty);
     tcase_add_test(tc, test_text_serialisation);

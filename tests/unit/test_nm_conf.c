@@ -226,6 +226,10 @@ START_TEST(value_parsers)
     ck_assert_int_eq(v, 7LL * 86400000);
     ck_assert_int_eq(nm_conf_parse_duration("-1s", &v), -1);
     ck_assert_int_eq(nm_conf_parse_duration("5 fortnights", &v), -1);
+    ck_assert_int_eq(nm_conf_parse_duration("nan", &v), -1);      /* found by fuzz_conf */
+    ck_assert_int_eq(nm_conf_parse_duration("inf", &v), -1);
+    ck_assert_int_eq(nm_conf_parse_size("nan", &v), -1);
+    ck_assert_int_eq(nm_conf_parse_size("-inf", &v), -1);
     ck_assert_int_eq(nm_conf_parse_size("10M", &v), 0);
     ck_assert_int_eq(v, 10 * 1024 * 1024);
     ck_assert_int_eq(nm_conf_parse_size("2GiB", &v), 0);
