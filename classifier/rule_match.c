@@ -1,26 +1,43 @@
 /*
  * rule_match: the one matcher of a rule set, and the scan of an article.
  *
- * Design. The text is tokenised once into normalised words (rule_norm.c);
- * each word is then looked up in one open-addressing hash table that
- * holds every atom (a word of a term, exact or prefix) of every theme.
- * Prefix atoms are found by hashing the word's leading parts as the hash
- * of the whole word is computed (FNV is incremental); a 128 KiB bit filter
- * of all atom keys, which stays in cache, rules out almost every part and
- * most words without a probe of the table. A word therefore costs one
- * pass of hashing and, usually, no table access, whatever the number of
- * terms (measured: probing an "interior" key per leading character cost
- * three times as much, as the table does not fit in cache). Phrases are then checked from consecutive positions
- * on the per-word atom lists, and every occurrence is recorded once with
- * its word positions (for NEAR and for reports).
+ * Design. rule_norm.c cuts the text into normalised words and hands them
+ * over in batches; each word is looked up here in one open-addressing
+ * table that holds every atom (a word of a term, exact or prefix) of
+ * every theme, whatever the number of terms:
+ *
+ * - Words are hashed eight bytes at a time (an unaligned load, masked for
+ *   the last chunk), so a 15-byte Cyrillic word costs two steps, not
+ *   fifteen multiplications in a chain as byte-wise FNV did.
+ * - A 128 KiB bit filter of all atom keys, which stays in cache, answers
+ *   "no" for almost every word before the table, which does not fit in
+ *   cache, is touched.
+ * - Prefix atoms: a word may start with any of them, so its leading parts
+ *   must be looked up too. The word's first head_len bytes (the shortest
+ *   prefix atom's length, at most 8) index a table of 64-bit masks: bit L
+ *   is set when a prefix atom of L bytes starts with such a head. Only
+ *   those lengths are hashed (from the running hash of the full 8-byte
+ *   chunks before them) and looked up, at character boundaries; for most
+ *   words the mask is empty. Trying every character boundary up to the
+ *   longest prefix atom had cost more than the rest of the lookup.
+ *
+ * Nothing is kept of a word that matches no atom: the scan records only
+ * matched words (position, bytes, atoms). Phrases are then checked on
+ * those (the next words of a phrase must be the next matched words, at
+ * the next positions, with the right atoms), every occurrence of a term
+ * is recorded once with its word positions (for NEAR) and bytes (for
+ * reports), sorted by term and indexed by a small per-article hash table
+ * (no array as long as the number of terms is cleared per article).
  *
  * Why not Hyperscan: the rule language is about words after Unicode
  * normalisation (case folding, marks stripped, soft hyphens dropped), so
- * the text must be normalised and cut into words anyway; once it is, a
- * hash lookup per word is cheaper than a second automaton pass over the
- * bytes plus the work of mapping byte hits back to word boundaries, and
- * it keeps the positions NEAR needs. bench/rules/ measures the result
- * against ripgrep on the same terms (docs/rules.md has the figures).
+ * the text must be normalised and cut into words anyway; Hyperscan's
+ * caseless and \b matching is ASCII-only without HS_FLAG_UCP. Measured
+ * (bench/rules/hs_compare.sh): scanning the normalised text for the
+ * benchmark's 10,000 terms as literals took 2.6 times the CPU time of
+ * everything this engine does after normalising, and would still need
+ * its byte hits mapped back to word positions. docs/rules.md has the
+ * figures, and bench/rules/run.sh the comparison with ripgrep.
  */
 #include "classifier/rule_int.h"
 

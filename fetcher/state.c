@@ -22,18 +22,18 @@ enum stmt {
                   "last_new_item, failures, last_status, last_error, next_poll_ms, interval_ms"
 
 static const char *const sql[S__COUNT] = {
-    [S_FEED_GET] = "SELECT " FEED_COLS " FROM feeds WHERE url = ?1",
-    [S_FEED_PUT] = "INSERT OR REPLACE INTO feeds (" FEED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [S_FEED_LIST] = "SELECT " FEED_COLS " FROM feeds ORDER BY url",
+    [S_FEED_GET] = ("SELECT " FEED_COLS " FROM feeds WHERE url = ?1"),
+    [S_FEED_PUT] = ("INSERT OR REPLACE INTO feeds (" FEED_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"),
+    [S_FEED_LIST] = ("SELECT " FEED_COLS " FROM feeds ORDER BY url"),
     [S_ITEM_GET] = "SELECT confirmed, article FROM items WHERE id = ?1",
-    [S_ITEM_SENT] = "INSERT INTO items (id, feed, article, queued, attempt, last_seen) VALUES (?1,?2,?3,?4,?5,?5/1000) "
-                    "ON CONFLICT(id) DO UPDATE SET article = ?3, queued = ?4, attempt = ?5, last_seen = ?5/1000 "
-                    "WHERE confirmed IS NULL",
+    [S_ITEM_SENT] = ("INSERT INTO items (id, feed, article, queued, attempt, last_seen) VALUES (?1,?2,?3,?4,?5,?5/1000) "
+                     "ON CONFLICT(id) DO UPDATE SET article = ?3, queued = ?4, attempt = ?5, last_seen = ?5/1000 "
+                     "WHERE confirmed IS NULL"),
     [S_ITEM_SEEN] = "UPDATE items SET last_seen = ?2 WHERE id = ?1",
     [S_ITEM_CONFIRM] = "UPDATE items SET confirmed = ?2, article = NULL, queued = 1 WHERE id = ?1 AND confirmed IS NULL",
     [S_PENDING_FEED] = "SELECT id, feed, article FROM items WHERE feed = ?1 AND confirmed IS NULL ORDER BY attempt",
-    [S_PENDING_UNQUEUED] = "SELECT id, feed, article FROM items WHERE confirmed IS NULL AND (queued = 0 OR attempt < ?1) "
-                          "ORDER BY attempt",
+    [S_PENDING_UNQUEUED] = ("SELECT id, feed, article FROM items WHERE confirmed IS NULL AND (queued = 0 OR attempt < ?1) "
+                           "ORDER BY attempt"),
     [S_COUNT_FEED] = "SELECT count(*) FROM items WHERE feed = ?1 AND confirmed IS NULL",
     [S_COUNT_ALL] = "SELECT count(*) FROM items WHERE confirmed IS NULL",
     [S_COUNT_SINCE] = "SELECT count(*) FROM items WHERE confirmed IS NULL AND attempt >= ?1",
