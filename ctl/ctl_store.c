@@ -367,56 +367,98 @@ NM_CTL_COMMAND(NULL, "export", "--format jsonl|csv [--theme T] [--since D]",
 
 /* ---- search ------------------------------------------------------------------- */
 
-/* Turns what a person types into an FTS5 query: each word becomes a quoted
-   string (so hyphens, dots and quotes are plain text), a trailing * stays a
-   prefix search, and AND, OR, NOT and parentheses keep their meaning. */
-static char *fts_query(const char *q)
+/* Appends one word as a quoted FTS5 string (prefix: followed by *). */
+static void add_word(nm_buf *b, const char *w, size_t n, int prefix)
 {
-    nm_buf b;
-    nm_buf_init(&b);
+    nm_buf_addc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == '"')
+            nm_buf_addc(b, '"');
+        nm_buf_addc(b, w[i]);
+    }
+    nm_buf_adds(b, prefix ? "\"* " : "\" ");
+}
+
+static int is_operator(const char *w, size_t n)
+{
+    return (n == 3 && !memcmp(w, "AND", 3)) || (n == 2 && !memcmp(w, "OR", 2)) ||
+           (n == 3 && !memcmp(w, "NOT", 3));
+}
+
+/* Turns what a person types into FTS5 queries: each word becomes a quoted
+   string (so hyphens and dots are plain text), "two words" in double
+   quotes is a phrase, a trailing * is a prefix search (3 letters at
+   least), and AND, OR, NOT and parentheses keep their meaning. *strict is
+   the query; *loose is the same with phrases loosened into their words,
+   used only to find the search window cheaply (STORE_SEARCH_SQL ?8).
+   Returns 0, or -1 for a too-short prefix. */
+static int fts_query(const char *q, char **strict, char **loose)
+{
+    nm_buf s, l;
+    nm_buf_init(&s);
+    nm_buf_init(&l);
     const char *p = q;
-    while (*p) {
-        while (*p && isspace((unsigned char)*p))
+    int rc = 0;
+    while (*p && rc == 0) {
+        if (isspace((unsigned char)*p)) {
             p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p))
+        } else if (*p == '(' || *p == ')') {
+            nm_buf_adds(&s, *p == '(' ? "( " : ") ");
+            nm_buf_adds(&l, *p == '(' ? "( " : ") ");
             p++;
-        size_t n = (size_t)(p - start);
-        while (n && *start == '(') {
-            nm_buf_adds(&b, "( ");
-            start++, n--;
-        }
-        int close = 0;
-        while (n && start[n - 1] == ')')
-            close++, n--;
-        if ((n == 3 && !memcmp(start, "AND", 3)) || (n == 2 && !memcmp(start, "OR", 2)) ||
-            (n == 3 && !memcmp(start, "NOT", 3))) {
-            nm_buf_add(&b, start, n);
-            nm_buf_addc(&b, ' ');
-        } else if (n) {
+        } else if (*p == '"') {
+            const char *start = ++p;
+            while (*p && *p != '"')
+                p++;
+            size_t n = (size_t)(p - start);
+            if (*p)
+                p++;
+            int prefix = *p == '*';
+            p += prefix;
+            const char *w = start;
+            if (n)
+                add_word(&s, start, n, prefix);
+            while (w < start + n) {
+                while (w < start + n && isspace((unsigned char)*w))
+                    w++;
+                const char *e = w;
+                while (e < start + n && !isspace((unsigned char)*e))
+                    e++;
+                if (e > w)
+                    add_word(&l, w, (size_t)(e - w), prefix && e == start + n);
+                w = e;
+            }
+        } else {
+            const char *start = p;
+            while (*p && !isspace((unsigned char)*p) && *p != '(' && *p != ')' && *p != '"')
+                p++;
+            size_t n = (size_t)(p - start);
+            if (is_operator(start, n)) {
+                nm_buf_add(&s, start, n);
+                nm_buf_addc(&s, ' ');
+                nm_buf_add(&l, start, n);
+                nm_buf_addc(&l, ' ');
+                continue;
+            }
             int prefix = start[n - 1] == '*';
             size_t chars = 0;
             for (size_t i = 0; i + (size_t)prefix < n; i++)
                 chars += ((unsigned char)start[i] & 0xC0) != 0x80;
-            if (prefix && chars < 3) {
-                nm_buf_free(&b);
-                return NULL;   /* a one- or two-letter prefix matches half the language */
-            }
-            nm_buf_addc(&b, '"');
-            for (size_t i = 0; i < n - (size_t)prefix; i++) {
-                if (start[i] == '"')
-                    nm_buf_addc(&b, '"');
-                nm_buf_addc(&b, start[i]);
-            }
-            nm_buf_adds(&b, prefix ? "\"* " : "\" ");
+            if (prefix && chars < 3)
+                rc = -1;   /* a one- or two-letter prefix matches half the language */
+            add_word(&s, start, n - (size_t)prefix, prefix);
+            add_word(&l, start, n - (size_t)prefix, prefix);
         }
-        while (close--)
-            nm_buf_adds(&b, ") ");
     }
-    nm_buf_cstr(&b);
-    return nm_buf_steal(&b);
+    nm_buf_cstr(&s);
+    nm_buf_cstr(&l);
+    *strict = nm_buf_steal(&s);
+    *loose = nm_buf_steal(&l);
+    if (rc < 0) {
+        nm_free(strict);
+        nm_free(loose);
+    }
+    return rc;
 }
 
 static int cmd_search(int argc, char **argv)
@@ -426,19 +468,21 @@ static int cmd_search(int argc, char **argv)
     int rc = parse_opts(argc, argv, "theme since limit all json", 1, usage, &o);
     if (rc)
         return rc;
-    char *q = fts_query(o.arg);
-    if (!q) {
+    char *q, *loose;
+    if (fts_query(o.arg, &q, &loose) < 0) {
         ctl_error("search: a prefix search (word*) needs at least 3 letters before the *");
         return 2;
     }
     if (!*q) {
         free(q);
+        free(loose);
         ctl_error("search: empty query");
         return 2;
     }
     store_db *db = open_ro();
     if (!db) {
         free(q);
+        free(loose);
         return 1;
     }
     int tty = !o.json && isatty(STDOUT_FILENO);
@@ -446,6 +490,7 @@ static int cmd_search(int argc, char **argv)
     sqlite3_stmt *st = prepare(db, STORE_SEARCH_SQL);
     if (!st) {
         free(q);
+        free(loose);
         store_db_close(&db);
         return 1;
     }
@@ -457,6 +502,7 @@ static int cmd_search(int argc, char **argv)
     sqlite3_bind_text(st, 5, on, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, off, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 7, o.all ? INT32_MAX : STORE_SEARCH_WINDOW);
+    sqlite3_bind_text(st, 8, loose, -1, SQLITE_STATIC);
     int n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         n++;
@@ -475,7 +521,8 @@ static int cmd_search(int argc, char **argv)
             continue;
         }
         char when[32], *t = join_array(themes, ",");
-        printf("%s  %s%s%s%s\n", fmt_time(sqlite3_column_int64(st, 9), when), col(st, 6),
+        printf("%s  %s%s%s%s\n", fmt_time(sqlite3_column_int64(st, 9), when),
+               col(st, 6) ? col(st, 6) : col(st, 0),
                *t ? "  [" : "", t, *t ? "]" : "");
         printf("    %s\n    %s\n", col(st, 7) ? col(st, 7) : "", col(st, 2) ? col(st, 2) : col(st, 0));
         free(t);
@@ -486,6 +533,7 @@ static int cmd_search(int argc, char **argv)
         sqlite3_finalize(st);
         store_db_close(&db);
         free(q);
+        free(loose);
         return 2;
     }
     rc = step_end(db, st, rc);
@@ -493,6 +541,7 @@ static int cmd_search(int argc, char **argv)
         printf("no articles match\n");
     store_db_close(&db);
     free(q);
+    free(loose);
     return rc;
 }
 NM_CTL_COMMAND(NULL, "search", "QUERY [--theme T] [--since D] [--limit N] [--all] [--json]",

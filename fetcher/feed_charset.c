@@ -17,6 +17,7 @@
  * which are dropped and counted.
  */
 #include "fetcher/feed_priv.h"
+#include "fetcher/text_block.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -144,13 +145,34 @@ struct clean_stats {
 
 /* Returns the length of the longest prefix of p (n bytes) that is already
    clean. This is the fast path: nearly every feed is clean throughout, so
-   eight ASCII bytes are checked at a time and two-byte sequences (Cyrillic,
-   the desk's bread and butter) inline. */
+   16 bytes of ASCII and two-byte sequences (Cyrillic, the desk's bread and
+   butter) are checked at a time (8 ASCII bytes without SSE2), and what a
+   block does not settle one character at a time. */
 static size_t clean_prefix(const unsigned char *p, size_t n)
 {
     const unsigned char *s = p, *end = p + n;
+#if !TEXT_BLOCK
     const uint64_t high = 0x8080808080808080ull, spaces = 0x2020202020202020ull;
+#endif
     while (p < end) {
+#if TEXT_BLOCK
+        while (end - p >= 16) {
+            struct text_block b;
+            __m128i x = text_block_load(p, &b);
+            unsigned ws = text_block_eq(x, '\n') | text_block_eq(x, '\t') | text_block_eq(x, '\r');
+            unsigned bad = (b.ctl & ~ws) | b.other | (b.cont ^ ((b.lead2 << 1) & 0xFFFFu)) | (b.lead2 & 0x8000u);
+            if (bad) {
+                /* Everything before the first bad byte is clean, except a
+                   lead byte just before it, which the loop below judges. */
+                unsigned k = (unsigned)__builtin_ctz(bad);
+                if (k && (b.lead2 >> (k - 1)) & 1)
+                    k--;
+                p += k;
+                break;
+            }
+            p += 16;
+        }
+#else
         while (end - p >= 8) {
             uint64_t x;
             memcpy(&x, p, 8);
@@ -159,6 +181,7 @@ static size_t clean_prefix(const unsigned char *p, size_t n)
                 break;
             p += 8;
         }
+#endif
         if (p >= end)
             break;
         unsigned c = *p;

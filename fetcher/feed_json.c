@@ -13,6 +13,7 @@
  * or array element disappears) rather than written broken.
  */
 #include "fetcher/feed_parse.h"
+#include "fetcher/text_block.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,28 @@ static bool string(struct jw *w, const char *s)
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     *o++ = '"';
     while (p < end) {
+#if TEXT_BLOCK
+        /* Blocks of 16 bytes that need no escape and are valid UTF-8 (ASCII
+           and two-byte sequences) are copied whole. */
+        while (end - p >= 16) {
+            struct text_block b;
+            __m128i x = text_block_load(p, &b);
+            unsigned bad = b.ctl | text_block_eq(x, '"') | text_block_eq(x, '\\') | b.other |
+                           (b.cont ^ ((b.lead2 << 1) & 0xFFFFu)) | (b.lead2 & 0x8000u);
+            if (bad) {
+                unsigned k = (unsigned)__builtin_ctz(bad);
+                if (k && (b.lead2 >> (k - 1)) & 1)
+                    k--;
+                memcpy(o, p, k);
+                o += k;
+                p += k;
+                break;
+            }
+            _mm_storeu_si128((__m128i *)(void *)o, x);
+            o += 16;
+            p += 16;
+        }
+#endif
         const unsigned char *q = p;
         while (q < end && byte_class[*q] == 0)
             q++;

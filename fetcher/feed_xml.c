@@ -892,6 +892,34 @@ static char *escape_bare_amps(const char *s, size_t len, size_t *out_len, size_t
 
 /* ---- entry point --------------------------------------------------------- */
 
+/* The document, handed to libxml2 a piece at a time (xmlCtxtReadIO): given
+   the whole buffer at once (xmlCtxtReadMemory), libxml2 copies all of it
+   into its own input buffer first, megabytes of memory touched for
+   nothing; read in pieces, the input buffer stays small as the parser
+   discards what it has consumed. The parse itself is the same. */
+struct source {
+    const char *p, *end;
+};
+
+static int source_read(void *ctx, char *buf, int len)
+{
+    struct source *s = ctx;
+    size_t n = (size_t)(s->end - s->p);
+    if (len < 0)
+        return -1;
+    if (n > (size_t)len)
+        n = (size_t)len;
+    memcpy(buf, s->p, n);
+    s->p += n;
+    return (int)n;
+}
+
+static int source_close(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
 int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
                    struct feed *f, nm_err *err)
 {
@@ -919,7 +947,8 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     ctxt->sax->warning = NULL;
     int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, utf8, (int)len, base, NULL, opts);
+    struct source src = { utf8, utf8 + len };
+    xmlDocPtr doc = xmlCtxtReadIO(ctxt, source_read, source_close, &src, base, NULL, opts);
     int rc = 0;
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     const char *name = NULL;

@@ -15,6 +15,7 @@
  * space or a C1 control take the slow path.
  */
 #include "fetcher/html_text.h"
+#include "fetcher/text_block.h"
 
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
@@ -298,6 +299,32 @@ static void scan(nm_buf *out, const char *s, const char *end, bool html)
     const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
     reserve(out, (size_t)(e - p));
     while (p < e) {
+#if TEXT_BLOCK
+        /* Blocks of 16 text bytes (single spaces after text included) are
+           copied whole; the loop below takes over at the first other byte. */
+        while (e - p >= 16) {
+            struct text_block b;
+            __m128i x = text_block_load(p, &b);
+            unsigned special = b.ctl | text_block_eq(x, 0x7F) | text_block_eq(x, (char)0xC2) |
+                               text_block_eq(x, (char)0xE2) | text_block_eq(x, (char)0xE3);
+            if (html)
+                special |= text_block_eq(x, '<') | text_block_eq(x, '&');
+            unsigned sp = text_block_eq(x, ' ');
+            unsigned text = ~(special | sp) & 0xFFFFu;
+            unsigned after_text = (text << 1) | (out->len && out->data[out->len - 1] != ' ');
+            unsigned bad = special | (sp & ~after_text);
+            unsigned k = bad ? (unsigned)__builtin_ctz(bad) : 16;
+            reserve(out, 16);
+            _mm_storeu_si128((__m128i *)(void *)(out->data + out->len), x);
+            out->len += k;
+            out->data[out->len] = '\0';
+            p += k;
+            if (k < 16)
+                break;
+        }
+        if (p >= e)
+            break;
+#endif
         /* The run copied as it is: text bytes, and a single space after a
            text byte (which is what collapsing would write anyway). */
         const unsigned char *q = p;

@@ -162,7 +162,10 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
    Parameters: ?1 FTS5 query, ?2 earliest article time (epoch s), ?3 theme
    id or NULL, ?4 limit, ?5 and ?6 the highlight markers, ?7 the window:
    rank only the ?7 most recent matching articles (STORE_SEARCH_WINDOW;
-   a huge value ranks all). Columns: 0 id, 1 title, 2 link, 3 published,
+   a huge value ranks all), ?8 NULL or a looser query used only to find
+   the window (phrases split into their words: checking phrase positions
+   over every row that holds common words is what makes a rare phrase
+   slow; the window only needs a lower bound). Columns: 0 id, 1 title, 2 link, 3 published,
    4 feed URL, 5 theme ids (JSON array), 6 highlighted title, 7 snippet of
    the text, 8 rank (bm25, title hits count 4x; lower is better),
    9 article time, 10 story id.
@@ -173,7 +176,7 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
    the rows shown (CROSS JOIN keeps top as the outer loop). */
 #define STORE_SEARCH_WINDOW 2000
 #define STORE_SEARCH_SQL                                                                     \
-    "WITH bound AS (SELECT coalesce((SELECT rowid FROM fts WHERE fts MATCH ?1"               \
+    "WITH bound AS (SELECT coalesce((SELECT rowid FROM fts WHERE fts MATCH coalesce(?8, ?1)" \
     " ORDER BY rowid DESC LIMIT 1 OFFSET ?7 - 1), 0) AS lo),"                                \
     " top AS (SELECT fts.rowid AS vid, fts.rank AS r FROM fts"                               \
     " JOIN articles a ON a.current_version_id = fts.rowid"                                   \

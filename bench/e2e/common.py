@@ -371,29 +371,27 @@ def timed(cmd, out, env=None, timeout=None):
     return rc, wall, float(last[0]) + float(last[1]), int(last[2])
 
 
-def ensure_rss2email():
-    """Installs Debian's rss2email when r2e is missing (this benchmark only)."""
-    if shutil.which("r2e"):
+def ensure_tool(path, package, why):
+    """Installs a Debian package with apt-get when the program `path` is
+    missing (the benchmarks' peers and helpers only, not newsmon's dependencies)."""
+    if os.access(path, os.X_OK) or (not path.startswith("/") and shutil.which(path)):
         return
-    log("installing rss2email (the peer of the end-to-end benchmark)")
+    log("installing %s (%s)" % (package, why))
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "rss2email"],
+    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
                        env=env, stdout=subprocess.DEVNULL)
-    if r.returncode != 0 or not shutil.which("r2e"):
-        die("rss2email could not be installed (apt-get install rss2email)")
+    if r.returncode != 0 or not (os.access(path, os.X_OK) or shutil.which(path)):
+        die("%s could not be installed (apt-get install %s)" % (package, package))
+
+
+def ensure_rss2email():
+    ensure_tool("r2e", "rss2email", "the peer of the end-to-end benchmarks")
+    ensure_tool("/usr/bin/time", "time", "measures the peers' CPU time and memory")
 
 
 def ensure_newsboat():
-    if shutil.which("newsboat"):
-        return
-    log("installing newsboat (the peer of the whole-pipeline benchmark)")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "newsboat"],
-                       env=env, stdout=subprocess.DEVNULL)
-    if r.returncode != 0 or not shutil.which("newsboat"):
-        die("newsboat could not be installed (apt-get install newsboat)")
+    ensure_tool("newsboat", "newsboat", "the peer of the whole-pipeline benchmark")
 
 
 class R2e:

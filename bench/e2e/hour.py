@@ -26,9 +26,9 @@ feed C times (default 4) in the window, every I seconds (default 20).
   same SMTP server. Warm-up: `r2e run --no-send`. Same accounting.
 
 Prints a table, then
-    BENCH hour-cpu newsmon=S peer=S unit=s peer_name=newsboat
+    BENCH hour-cpu newsmon=S peer=S unit=s peer_name=newsboat fetcher=S classifier=S ...
     BENCH hour-cpu-r2e newsmon=S peer=S unit=s peer_name=rss2email
-    BENCH hour-mem newsmon=KB peer=KB unit=kB peer_name=newsboat
+    BENCH hour-mem newsmon=KB peer=KB unit=kB peer_name=newsboat fetcher=KB ...
     BENCH hour-mem-r2e newsmon=KB peer=KB unit=kB peer_name=rss2email
 
 usage: hour.py BUILD_DIR   (env N, U, C, I; run with /usr/bin/python3)
@@ -112,7 +112,7 @@ def run_newsmon(b, base, sched, urls):
                                  "once_timeout": "10m"}, urls)
     ps = b.start_pipeline(d, with_fetcher=False)
     t0 = time.time()
-    warm = b.start_daemon(d, "fetcher", ["--once"])
+    warm = b.start_daemon(d, "fetcher", ["--once", "-o", "fetcher.fetch_pages=no"])  # quiet items: no pages
     if warm.wait() != 0:
         common.die("newsmon warm-up (fetcher --once) failed: see %s/fetcher.log" % d)
     log("newsmon: warm-up (%d feeds, %d items) took %.1fs" % (N, N * INIT, time.time() - t0))
@@ -149,7 +149,9 @@ def run_newsmon(b, base, sched, urls):
         b.stop(p)
     return {"wall": wall, "cpu": sum(u[0] for u in usage.values()), "mem": sum(u[1] for u in usage.values()),
             "feeds": feeds, "pages": pages, "bad": bad, "delivered": "%d mails, %d webhooks" % (len(mail), len(hook)),
-            "detail": ", ".join("%s %.2fs %d kB" % (n, u[0], u[1]) for n, u in usage.items())}
+            "detail": ", ".join("%s %.2fs %d kB" % (n, u[0], u[1]) for n, u in usage.items()),
+            "cpu_each": " ".join("%s=%.2f" % (n, u[0]) for n, u in usage.items()),
+            "mem_each": " ".join("%s=%d" % (n, u[1]) for n, u in usage.items())}
 
 
 def run_cycles(b, base, sched, name, warm, cycle, check=None):
@@ -241,10 +243,12 @@ def main():
             if r["bad"]:
                 common.die("%s: %d answers from nginx were neither 200 nor 304" % (name, r["bad"]))
         nm = res["newsmon"]
-        print("BENCH hour-cpu newsmon=%.2f peer=%.2f unit=s peer_name=newsboat" % (nm["cpu"], res["newsboat"]["cpu"]))
+        print("BENCH hour-cpu newsmon=%.2f peer=%.2f unit=s peer_name=newsboat %s"
+              % (nm["cpu"], res["newsboat"]["cpu"], nm["cpu_each"]))
         print("BENCH hour-cpu-r2e newsmon=%.2f peer=%.2f unit=s peer_name=rss2email"
               % (nm["cpu"], res["rss2email"]["cpu"]))
-        print("BENCH hour-mem newsmon=%d peer=%d unit=kB peer_name=newsboat" % (nm["mem"], res["newsboat"]["mem"]))
+        print("BENCH hour-mem newsmon=%d peer=%d unit=kB peer_name=newsboat %s"
+              % (nm["mem"], res["newsboat"]["mem"], nm["mem_each"]))
         print("BENCH hour-mem-r2e newsmon=%d peer=%d unit=kB peer_name=rss2email"
               % (nm["mem"], res["rss2email"]["mem"]))
         return 0

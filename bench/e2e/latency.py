@@ -16,7 +16,7 @@ same "poll every second" schedule; it mails every new item.
 Each trial adds one item to the feed at a random moment (so the poll
 phase is random for both), waits for all three arrivals and records the
 delays. Prints the median and the range of TRIALS trials, then
-    BENCH e2e-mail newsmon=S peer=S unit=s
+    BENCH e2e-mail newsmon=S peer=S unit=s peer_name=rss2email peer_run=S
     BENCH e2e-webhook newsmon=S peer=- unit=s
 
 usage: latency.py BUILD_DIR [TRIALS]        (run with /usr/bin/python3)
@@ -36,7 +36,7 @@ TIMEOUT = 30.0   # one trial's arrivals, at most
 def r2e_loop(r2e, stop, stats):
     """Starts `r2e run` at each whole second until stop is set."""
     while not stop.is_set():
-        rc, wall, cpu, _ = r2e.run(timeout=60)
+        rc, wall, _cpu, _peak = r2e.run(timeout=60)
         stats.append((rc, wall))
         now = time.time()
         stop.wait(1.0 - (now % 1.0))
@@ -114,7 +114,8 @@ def main():
             print("  %-20s %6.3f s  (%.3f-%.3f)" % (name, median(got[k]), min(got[k]), max(got[k])))
         print("  rss2email: %d runs, median run %.3f s (poll every 1 s: a run starts at each whole second)"
               % (len(runs), median(runs)))
-        print("BENCH e2e-mail newsmon=%.3f peer=%.3f unit=s" % (median(got["mail"]), median(got["r2e"])))
+        print("BENCH e2e-mail newsmon=%.3f peer=%.3f unit=s peer_name=rss2email peer_run=%.3f"
+              % (median(got["mail"]), median(got["r2e"]), median(runs)))
         print("BENCH e2e-webhook newsmon=%.3f peer=- unit=s" % median(got["hook"]))
         return 0
     finally:

@@ -2,8 +2,11 @@
 # Feed-parser benchmark: generates a 5,000-item RSS feed (~12 MB) and times,
 # in the same run and on the same file, `newsmonctl parse-feed`, Python's
 # feedparser and `xmllint --noout` (a bare libxml2 parse, the floor).
-# Prints each time (best of REPEAT runs) and the ratios; targets: at least
-# 50x faster than feedparser, within 2x of xmllint.
+# Prints the median wall time of REPEAT interleaved runs of each (after one
+# warm-up run each: the file is in the page cache for all), their median CPU
+# time, and the ratios; targets: at least 50x faster than feedparser, within
+# 2x of xmllint. All three read the same file; newsmonctl writes its JSON
+# (to /dev/null), xmllint writes nothing, feedparser builds its objects.
 #   bench/feed/run.sh [--ctl PATH] [--items N] [--repeat K]
 # Use an optimised build (-DCMAKE_BUILD_TYPE=Release or RelWithDebInfo).
 set -eu
@@ -11,7 +14,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 CTL="$SRC/build/ctl/newsmonctl"
 ITEMS=5000
-REPEAT=3
+REPEAT=5
 while [ $# -gt 0 ]; do
     case "$1" in
     --ctl) CTL=$2; shift 2 ;;
@@ -30,32 +33,27 @@ FEED="$TMP/feed.xml"
 /usr/bin/python3 "$HERE/gen_feed.py" "$FEED" "$ITEMS"
 SIZE=$(wc -c <"$FEED")
 
-# best_of CMD...: prints the best wall time in seconds of REPEAT runs.
-best_of() {
-    best=""
-    i=0
-    while [ $i -lt "$REPEAT" ]; do
-        t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; exit 1; }
-        t1=$(date +%s.%N)
-        t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-        if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi
-        i=$((i + 1))
-    done
-    echo "$best"
-}
-
+# measure.py warms each command up once, then runs REPEAT rounds of all
+# three in turn (so load from the rest of the machine falls on each alike)
+# and prints the median wall and CPU time (user + system) of each.
 n=$("$CTL" parse-feed "$FEED" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
 [ "$n" = "$ITEMS" ] || { echo "bench: newsmonctl read $n entries, expected $ITEMS" >&2; exit 1; }
-T_OURS=$(best_of "$CTL" parse-feed "$FEED")
-T_XMLLINT=$(best_of xmllint --noout "$FEED")
-T_FP=$(best_of /usr/bin/python3 -c 'import sys, feedparser; d = feedparser.parse(open(sys.argv[1], "rb").read()); assert len(d.entries) > 0' "$FEED")
+FP="/usr/bin/python3 -c 'import sys, feedparser; d = feedparser.parse(open(sys.argv[1], \"rb\").read()); assert len(d.entries) > 0' $FEED"
+/usr/bin/python3 "$HERE/measure.py" "$REPEAT" "ours=$CTL parse-feed $FEED" "xmllint=xmllint --noout $FEED" \
+    "feedparser=$FP" >"$TMP/times" || exit 1
+get() { sed -n "s/^$1 .*$2=\([0-9.]*\).*/\1/p" "$TMP/times"; }
+T_OURS=$(get ours wall) C_OURS=$(get ours cpu)
+T_XMLLINT=$(get xmllint wall) C_XMLLINT=$(get xmllint cpu)
+T_FP=$(get feedparser wall) C_FP=$(get feedparser cpu)
 
-printf 'feed: %s items, %s bytes\n' "$ITEMS" "$SIZE"
+printf 'feed: %s items, %s bytes; median of %s interleaved runs after a warm-up run\n' "$ITEMS" "$SIZE" "$REPEAT"
 printf 'newsmonctl parse-feed  %8.3f s\n' "$T_OURS"
 printf 'xmllint --noout        %8.3f s\n' "$T_XMLLINT"
 printf 'python3 feedparser     %8.3f s\n' "$T_FP"
+printf 'cpu: newsmonctl %.3f s, xmllint %.3f s, feedparser %.3f s (user + system)\n' "$C_OURS" "$C_XMLLINT" "$C_FP"
 R_FP=$(awk -v a="$T_FP" -v b="$T_OURS" 'BEGIN { print a / b }')
 R_XL=$(awk -v a="$T_OURS" -v b="$T_XMLLINT" 'BEGIN { print a / b }')
-printf 'ratio: %.1fx faster than feedparser (target >= 50x)\n' "$R_FP"
-printf 'ratio: %.2fx the time of xmllint --noout (target <= 2x)\n' "$R_XL"
+RC_FP=$(awk -v a="$C_FP" -v b="$C_OURS" 'BEGIN { print a / b }')
+RC_XL=$(awk -v a="$C_OURS" -v b="$C_XMLLINT" 'BEGIN { print a / b }')
+printf 'ratio: %.1fx faster than feedparser (target >= 50x); cpu %.1fx\n' "$R_FP" "$RC_FP"
+printf 'ratio: %.2fx the time of xmllint --noout (target <= 2x); cpu %.2fx\n' "$R_XL" "$RC_XL"

@@ -155,6 +155,8 @@ static int n_prof;
 
 static int profile_cb(unsigned type, void *ctx, void *p, void *x)
 {
+    (void)type;
+    (void)ctx;
     const char *sql = sqlite3_sql((sqlite3_stmt *)p);
     int i = 0;
     while (i < n_prof && prof[i].sql != sql && strcmp(prof[i].copy, sql) != 0)
@@ -315,7 +317,7 @@ int main(int argc, char **argv)
     double lat[QUERIES];
     int64_t hits = 0;
     for (int q = 0; q < QUERIES; q++) {
-        char *query;
+        char *query, *loose = NULL;
         switch (q % 4) {
         case 0: query = nm_xasprintf("\"%s\"", word()); break;
         case 1: query = nm_xasprintf("\"%s\" \"%s\"", word(), word()); break;
@@ -331,7 +333,12 @@ int main(int argc, char **argv)
             query = nm_xasprintf("\"%.*s\"*", cut, w);
             break;
         }
-        default: query = nm_xasprintf("\"%s %s\"", word(), word()); break;
+        default: {   /* a phrase, and its words for finding the window, as newsmonctl does */
+            const char *w1 = word(), *w2 = word();
+            query = nm_xasprintf("\"%s %s\"", w1, w2);
+            loose = nm_xasprintf("\"%s\" \"%s\"", w1, w2);
+            break;
+        }
         }
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
@@ -342,6 +349,10 @@ int main(int argc, char **argv)
         sqlite3_bind_text(st, 5, "[", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, "]", -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 7, STORE_SEARCH_WINDOW);
+        if (loose)
+            sqlite3_bind_text(st, 8, loose, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, 8);
         while (sqlite3_step(st) == SQLITE_ROW)
             hits++;
         clock_gettime(CLOCK_MONOTONIC, &b);
@@ -349,6 +360,7 @@ int main(int argc, char **argv)
         if (getenv("NM_BENCH_PROFILE") && lat[q] > 20)
             fprintf(stderr, "slow query %.1f ms: %s\n", lat[q], query);
         free(query);
+        free(loose);
     }
     sqlite3_finalize(st);
     store_db_close(&db);

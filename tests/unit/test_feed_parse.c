@@ -1,7 +1,11 @@
 /* The feed parser on the fixtures in tests/data/feeds (each format, each
    charset, relative links and xml:base, ids) and on hostile input
    generated here (deep nesting, invalid UTF-8, huge entity expansion):
-   each gives a clear result in bounded time. */
+   each gives a clear result in bounded time. The fast paths are held to
+   the slow ones: feed_write_json's JSON to jansson's, byte for byte, and
+   the block scanners in html_text and the charset cleaner to inputs long
+   enough, and varied enough, to reach both. */
+#include <dirent.h>
 #include <string.h>
 
 #include "fetcher/feed_parse.h"
@@ -289,6 +293,211 @@ START_TEST(test_html_text)
 }
 END_TEST
 
+/* Checks that feed_json_string gives exactly what jansson dumps from
+   feed_to_json (with fatal appended as `parse-feed` does). */
+static void assert_json_same(const struct feed *f, const char *fatal, const char *what)
+{
+    json_t *j = feed_to_json(f);
+    if (fatal) {
+        json_t *jf = json_object_get(j, "feed");
+        json_array_append_new(json_object_get(jf, "errors"), json_string(fatal));
+        json_object_set_new(jf, "bozo", json_true());
+    }
+    char *want = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    size_t len;
+    char *got = feed_json_string(f, fatal, &len);
+    ck_assert_uint_eq(len, strlen(got));
+    ck_assert_msg(strcmp(want, got) == 0, "%s:\n jansson %s\n ours    %s", what, want, got);
+    free(want);
+    free(got);
+}
+
+START_TEST(test_json_writer_fixtures)
+{
+    DIR *d = opendir(nm_test_path("tests/data/feeds"));
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct feed f;
+        nm_err err;
+        int rc = parse_fixture(e->d_name, "https://example.org/feed", NULL, &f, &err);
+        assert_json_same(&f, rc < 0 ? err.msg : NULL, e->d_name);
+        feed_clear(&f);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 10);
+}
+END_TEST
+
+START_TEST(test_json_writer_strings)
+{
+    /* Every escape, raw UTF-8 (2, 3 and 4 bytes, U+2028, U+FFFE), and
+       invalid UTF-8, which jansson refuses: the member or element is left
+       out. Long strings reach the 16-byte block path, invalid bytes sit at
+       each offset of a block. */
+    static const char *const strs[] = {
+        "plain", "", "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f end", "\xd0\x9c\xd0\xb8\xd0\xbd\xd1\x81\xd0\xba",
+        "\xe2\x80\xa8 \xef\xbf\xbe \xf0\x9f\x98\x80 \xc2\xab\xd0\xb0\xc2\xbb",
+        "bad \xff byte", "\xc0\xaf overlong", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 too big", "cut \xe2\x82",
+        "0123456789abcdef0123456789abcdef\"0123456789abcdef\\",
+        "\xd0\xbc\xd0\xb8\xd0\xbd\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 \xd0\xbf\xd1\x80\xd0\xbe\xd1\x81\xd0\xbf\xd0\xb5\xd0\xba\xd1\x82",
+    };
+    char longbad[64];
+    struct feed f;
+    feed_init(&f);
+    f.title = strdup("t\"itle\n");
+    f.link = strdup("bad \xfe link");
+    f.ttl_minutes = 30;
+    f.update_minutes = 60;
+    f.n_errors_dropped = 3;
+    f.errors = nm_xcalloc(2, sizeof *f.errors);
+    f.errors[f.n_errors++] = strdup("an error \x01");
+    f.errors[f.n_errors++] = strdup("invalid \xff error");
+    struct feed_limits lim;
+    feed_limits_default(&lim);
+    for (size_t i = 0; i < NM_ARRAY_LEN(strs) + 48; i++) {
+        const char *s = strs[i % NM_ARRAY_LEN(strs)];
+        if (i >= NM_ARRAY_LEN(strs)) {
+            /* 47 bytes of Cyrillic and ASCII with one bad byte or escape at offset k */
+            size_t k = i - NM_ARRAY_LEN(strs);
+            for (size_t c = 0; c < sizeof longbad - 1; c += 2)
+                memcpy(longbad + c, c % 6 ? "\xd0\xb0" : "ab", 2);
+            longbad[sizeof longbad - 1] = '\0';
+            longbad[k] = k % 3 == 0 ? '\xff' : k % 3 == 1 ? '"' : '\x02';
+            s = longbad;
+        }
+        nm_article *a = &f.entries[0];
+        if (f.n_entries == 0 || i % 2 == 0) {
+            f.entries = nm_xrealloc(f.entries, (f.n_entries + 1) * sizeof *f.entries);
+            a = &f.entries[f.n_entries++];
+            nm_article_init(a);
+            a->id = strdup(s);
+            a->title = strdup(s);
+            a->summary = i % 3 ? strdup(s) : NULL;
+            a->lang = strdup("ru");
+        } else {
+            a = &f.entries[f.n_entries - 1];
+            a->link = strdup(s);
+            a->text = strdup(s);
+            a->page = strdup(s);
+        }
+        nm_article_add_category(a, s);
+        nm_article_add_category(a, "second");
+    }
+    assert_json_same(&f, NULL, "strings");
+    assert_json_same(&f, "fatal \"error\"", "strings with fatal");
+    assert_json_same(&f, "fatal \xff invalid", "strings with invalid fatal");
+    /* And through a stream. */
+    char *mem = NULL;
+    size_t memlen = 0;
+    FILE *out = open_memstream(&mem, &memlen);
+    ck_assert_int_eq(feed_write_json(&f, NULL, out), 0);
+    fclose(out);
+    char *want = feed_json_string(&f, NULL, NULL);
+    ck_assert_uint_eq(memlen, strlen(want) + 1);
+    ck_assert(memcmp(mem, want, strlen(want)) == 0 && mem[memlen - 1] == '\n');
+    free(want);
+    free(mem);
+    feed_clear(&f);
+}
+END_TEST
+
+START_TEST(test_html_text_blocks)
+{
+    /* Long runs, so the 16-byte blocks and the byte loop share the work:
+       the same text at every alignment gives the same words. */
+    const char *piece = "<p>Minsk \xd0\x9c\xd0\xb8\xd0\xbd\xd1\x81\xd0\xba  \xc2\xab\xd0\xb0\xc2\xbb &amp; "
+                        "\xe2\x80\x94 x\xc2\xa0y\n\tz</p><script>no text</script>AT&T &#146;ok&#x2019;\xc2\x92";
+    const char *want = "Minsk \xd0\x9c\xd0\xb8\xd0\xbd\xd1\x81\xd0\xba \xc2\xab\xd0\xb0\xc2\xbb & \xe2\x80\x94 x y z "
+                       "AT&T \xe2\x80\x99ok\xe2\x80\x99\xe2\x80\x99";
+    for (size_t pad = 0; pad < 20; pad++) {
+        nm_buf in, exp;
+        nm_buf_init(&in);
+        nm_buf_init(&exp);
+        for (size_t i = 0; i < pad; i++)
+            nm_buf_addc(&in, 'a' + (char)i);
+        nm_buf_adds(&exp, in.data ? in.data : "");
+        for (int rep = 0; rep < 3; rep++) {
+            nm_buf_adds(&in, " ");
+            nm_buf_adds(&in, piece);
+            if (exp.len)
+                nm_buf_addc(&exp, ' ');
+            nm_buf_adds(&exp, want);
+        }
+        char *t = html_to_text(in.data, in.len);
+        ck_assert_msg(strcmp(t, exp.data) == 0, "pad %zu:\n want [%s]\n got  [%s]", pad, exp.data, t);
+        free(t);
+        /* Without markup processing, tags and references stay; only white space collapses. */
+        t = text_collapse(in.data, in.len);
+        ck_assert_ptr_null(strstr(t, "  "));
+        ck_assert_ptr_nonnull(strstr(t, "<script>no text</script>AT&T &#146;ok"));
+        free(t);
+        nm_buf_free(&in);
+        nm_buf_free(&exp);
+    }
+    /* Appending collapses with what the buffer already ends with. */
+    nm_buf b;
+    nm_buf_init(&b);
+    nm_buf_adds(&b, "end ");
+    html_text_append(&b, "   sixteen bytes of text here ", 30);
+    ck_assert_str_eq(nm_buf_cstr(&b), "end sixteen bytes of text here ");
+    nm_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_charset_clean_offsets)
+{
+    /* A NUL, a forbidden control, an invalid byte or U+FFFF at each offset
+       of a long UTF-8 title: removed, replaced or kept as the rules say,
+       wherever it falls in a 16-byte block. */
+    static const struct { const char *bad, *out, *error; } kinds[] = {
+        { "\x01", "", "not allowed in XML" },
+        { "\xef\xbf\xbf", "\xef\xbf\xbd", NULL },
+        /* One bad byte in "UTF-8": the whole is read as a guessed charset. */
+        { "\xd0", NULL, "not valid UTF-8 (first bad byte at offset" },
+    };
+    for (size_t k = 0; k < NM_ARRAY_LEN(kinds); k++) {
+        for (size_t off = 0; off < 34; off++) {
+            nm_buf title, want, doc;
+            nm_buf_init(&title);
+            nm_buf_init(&want);
+            nm_buf_init(&doc);
+            for (size_t i = 0; i < 40; i++) {
+                if (i == off) {
+                    nm_buf_adds(&title, kinds[k].bad);
+                    nm_buf_adds(&want, kinds[k].out ? kinds[k].out : "");
+                }
+                const char *c = i % 3 ? "\xd0\xb6" : "w";
+                nm_buf_adds(&title, c);
+                nm_buf_adds(&want, c);
+            }
+            nm_buf_addf(&doc, "<rss><channel><title>%s</title></channel></rss>", title.data);
+            struct feed f;
+            nm_err err;
+            feed_init(&f);
+            ck_assert_int_eq(feed_parse(doc.data, doc.len, NULL, NULL, NULL, &f, &err), 0);
+            if (kinds[k].out)
+                ck_assert_msg(f.title && strcmp(f.title, want.data) == 0, "kind %zu offset %zu: got [%s]", k, off,
+                              f.title ? f.title : "(null)");
+            else
+                ck_assert_msg(f.title && strcmp(f.charset, "UTF-8") != 0, "kind %zu offset %zu: read as %s", k, off,
+                              f.charset);
+            if (kinds[k].error)
+                ck_assert_msg(has_error(&f, kinds[k].error), "kind %zu offset %zu: no error", k, off);
+            feed_clear(&f);
+            nm_buf_free(&title);
+            nm_buf_free(&want);
+            nm_buf_free(&doc);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("feed_parse");
@@ -301,6 +510,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_generated_hostile);
     tcase_add_test(tc, test_bare_ampersand);
     tcase_add_test(tc, test_html_text);
+    tcase_add_test(tc, test_json_writer_fixtures);
+    tcase_add_test(tc, test_json_writer_strings);
+    tcase_add_test(tc, test_html_text_blocks);
+    tcase_add_test(tc, test_charset_clean_offsets);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -161,6 +161,16 @@ START_TEST(test_search)
     ck_assert_int_eq(run("search 'weather OR кгб' --json", &out), 0);
     ck_assert_int_eq(lines(out), 2);
     free(out);
+    /* "quoted words" are a phrase: order matters */
+    ck_assert_int_eq(run("search '\"grozi polsce\"' --json", &out), 0);
+    ck_assert_int_eq(lines(out), 2);
+    free(out);
+    ck_assert_int_eq(run("search '\"polsce grozi\"' --json", &out), 0);
+    ck_assert_int_eq(lines(out), 0);
+    free(out);
+    ck_assert_int_eq(run("search '(\"grozi pol\"* OR кгб) NOT mild' --json", &out), 0);
+    ck_assert_int_eq(lines(out), 3);
+    free(out);
     ck_assert_int_eq(run("search nothinglikethis", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "no articles match"));
     free(out);
