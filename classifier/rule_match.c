@@ -34,8 +34,8 @@
  * the text must be normalised and cut into words anyway; Hyperscan's
  * caseless and \b matching is ASCII-only without HS_FLAG_UCP. Measured
  * (bench/rules/hs_compare.sh): scanning the normalised text for the
- * benchmark's 10,000 terms as literals took 2.6 times the CPU time of
- * everything this engine does after normalising, and would still need
+ * benchmark's 10,000 terms as literals took 2.6 to 3.5 times the CPU time
+ * of everything this engine does after normalising, and would still need
  * its byte hits mapped back to word positions. docs/rules.md has the
  * figures, and bench/rules/run.sh the comparison with ripgrep.
  */

@@ -216,9 +216,7 @@ static void wordbuf_reserve(rule_wordbuf *wb, size_t n)
     n += 16;
     if (n <= wb->cap)
         return;
-    size_t cap = wb->cap ? wb->cap : 256;
-    while (cap < n)
-        cap *= 2;
+    size_t cap = wb->cap * 2 > n ? wb->cap * 2 : n;
     wb->b = nm_xrealloc(wb->b, cap);
     wb->cap = cap;
 }

@@ -128,10 +128,22 @@ int nm_bus_send(void *sock, nm_msg_type type, const json_t *body, int dontwait, 
     char *text = json_dumps(body, JSON_COMPACT);
     if (!text)
         return nm_err_set(err, "cannot encode %s message", name);
+    /* A receiver drops the connection of a peer that sends more than its
+       ZMQ_MAXMSGSIZE, and a connecting receiver (a classifier reading the
+       fetcher, a notifier reading the store) does not reconnect after that
+       protocol error: one oversized message would cut the pipeline for good.
+       Every socket carries [bus] max_message, so refuse here instead. */
+    int64_t max = -1;
+    size_t max_len = sizeof max, len = strlen(text);
+    if (zmq_getsockopt(sock, ZMQ_MAXMSGSIZE, &max, &max_len) == 0 && max >= 0 && (int64_t)len > max) {
+        free(text);
+        return nm_err_set(err, "%s message of %zu bytes is larger than [bus] max_message (%lld bytes): not sent", name,
+                          len, (long long)max);
+    }
     int flags = dontwait ? ZMQ_DONTWAIT : 0;
     int r = zmq_send(sock, name, strlen(name), flags | ZMQ_SNDMORE);
     if (r >= 0)
-        r = zmq_send(sock, text, strlen(text), flags);
+        r = zmq_send(sock, text, len, flags);
     free(text);
     if (r < 0) {
         if (errno == EAGAIN)

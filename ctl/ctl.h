@@ -37,7 +37,8 @@ void nm_ctl_register(const struct nm_ctl_command *cmd);
 /* Global options, set by the dispatcher before a command runs. */
 struct nm_ctl_globals {
     const char *config;   /* -c FILE, default /etc/newsmon/newsmon.conf */
-    const char *db;       /* --db PATH, NULL when not given (commands fall back to the config) */
+    const char *db;       /* --db PATH, else the configuration's [store] database, else NULL
+                             (commands then use STORE_DEFAULT_PATH) */
     int verbose;
 };
 extern struct nm_ctl_globals nm_ctl;

@@ -5,9 +5,14 @@
  * feed.errors and to stderr. Exit 0 when the feed was read, 1 when nothing
  * could be read, 2 on a usage error.
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/nm_util.h"
 #include "ctl/ctl.h"
@@ -17,6 +22,69 @@ static int usage(void)
 {
     ctl_error("usage: newsmonctl parse-feed FILE [--url BASE] [--charset CS] [--pretty]");
     return 2;
+}
+
+/* A file's bytes, NUL-terminated. */
+struct input {
+    char *data;
+    size_t len;
+    size_t mapped;   /* bytes of anonymous mapping holding data; 0: malloc'd */
+};
+
+/* Reads a regular file with one read() into memory asked for as huge
+   pages: a 12 MB feed then costs a handful of page faults instead of
+   thousands (and no copy through a growing buffer). Returns 0, or -1 when
+   this way does not apply (not a regular file, empty, over limit, grew
+   while read, read error) and the caller reads it the ordinary way. */
+static int read_mapped(const char *path, size_t limit, struct input *in)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > limit) {
+        close(fd);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size, map = size + 1;
+    char *m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    (void)madvise(m, map, MADV_HUGEPAGE); /* a hint: without it, ordinary pages */
+    size_t got = 0;
+    ssize_t r = 0;
+    while (got < map && (r = read(fd, m + got, map - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    if (r < 0 || got > size || got == 0) { /* read error, or the file grew or emptied meanwhile */
+        munmap(m, map);
+        return -1;
+    }
+    m[got] = '\0'; /* anonymous memory is zero already; said for the reader */
+    in->data = m;
+    in->len = got;
+    in->mapped = map;
+    return 0;
+}
+
+/* Reads path whole into in. Returns 0, or -1 with err. */
+static int read_input(const char *path, size_t limit, struct input *in, nm_err *err)
+{
+    memset(in, 0, sizeof *in);
+    if (read_mapped(path, limit, in) == 0)
+        return 0;
+    return nm_read_file(path, limit, &in->data, &in->len, err);
+}
+
+static void input_free(struct input *in)
+{
+    if (in->mapped)
+        munmap(in->data, in->mapped);
+    else
+        free(in->data);
+    memset(in, 0, sizeof *in);
 }
 
 static int cmd_parse_feed(int argc, char **argv)
@@ -46,16 +114,15 @@ static int cmd_parse_feed(int argc, char **argv)
     struct feed_limits lim;
     feed_limits_default(&lim);
     nm_err err = { "" };
-    char *data = NULL;
-    size_t len = 0;
-    if (nm_read_file(path, lim.max_bytes, &data, &len, &err) < 0) {
+    struct input in;
+    if (read_input(path, lim.max_bytes, &in, &err) < 0) {
         ctl_error("%s", err.msg);
         return 1;
     }
     struct feed f;
     feed_init(&f);
-    int rc = feed_parse(data, len, url, charset, &lim, &f, &err);
-    free(data);
+    int rc = feed_parse(in.data, in.len, url, charset, &lim, &f, &err);
+    input_free(&in);
     for (size_t i = 0; i < f.n_entries; i++)
         if (!f.entries[i].feed)
             f.entries[i].feed = nm_xstrdup(path);

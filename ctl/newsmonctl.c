@@ -3,12 +3,14 @@
  * --db PATH, -v), then dispatches to a registered command: "newsmonctl
  * parse-feed FILE", "newsmonctl rules check DIR", ...
  */
+#include "common/nm_conf.h"
 #include "ctl/ctl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_COMMANDS 128
 
@@ -73,6 +75,26 @@ static int is_group(const char *name)
     return 0;
 }
 
+/* Without --db, the database is the configuration's [store] database when
+   the configuration can be read. Only that key is looked at: the store's
+   other keys are its own business (newsmon-store -n checks them). */
+static void db_from_config(void)
+{
+    static char *db;
+    struct { char *database; } c = { NULL };
+    static const nm_conf_key key[] = { { "store", "database", NM_CONF_STRING, 0, "", 1, 0, "" } };
+    struct nm_conf_load_args a = { nm_ctl.config, key, 1, &c, NULL, 0, NULL, NULL, NULL };
+    nm_conf_errors errs = { 0 };
+    if (access(nm_ctl.config, R_OK) == 0) {
+        nm_conf_load(&a, &errs);
+        nm_conf_errors_clear(&errs);
+    }
+    if (c.database && *c.database)
+        nm_ctl.db = db = c.database;
+    else
+        free(c.database);
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -101,6 +123,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!nm_ctl.db)
+        db_from_config();
     const struct nm_ctl_command *cmd = NULL;
     if (is_group(argv[i])) {
         if (i + 1 >= argc || !(cmd = find(argv[i], argv[i + 1]))) {

@@ -141,6 +141,9 @@ class Bench:
         self.work = work or subprocess.check_output(["mktemp", "-d", "/tmp/nm-bench-e2e.XXXXXX"]).decode().strip()
         os.chmod(self.work, 0o755)   # nginx's workers may run as another user
         self.keep = keep
+        # SIGTERM (e.g. the driver stopped) unwinds like an error, so the
+        # finally blocks stop every process started here
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
         self.procs = []              # (name, Popen) to stop at the end
         self.nginx = None
         for name in DAEMONS:
@@ -361,10 +364,14 @@ def timed(cmd, out, env=None, timeout=None):
     tf = out + ".time"
     t0 = time.monotonic()
     with open(out, "a") as o:
+        # a session of its own, so a timeout stops the tool and not just /usr/bin/time
+        p = subprocess.Popen(["/usr/bin/time", "-o", tf, "-f", "%U %S %M"] + cmd, stdout=o, stderr=o,
+                             env=env, start_new_session=True)
         try:
-            rc = subprocess.run(["/usr/bin/time", "-o", tf, "-f", "%U %S %M"] + cmd, stdout=o, stderr=o,
-                                env=env, timeout=timeout).returncode
+            rc = p.wait(timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
             return 124, time.monotonic() - t0, 0.0, 0
     wall = time.monotonic() - t0
     last = open(tf).read().strip().splitlines()[-1].split()

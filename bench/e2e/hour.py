@@ -212,7 +212,7 @@ def main():
         def newsboat():
             return common.timed(["newsboat", "-x", "reload", "-u", os.path.join(nbdir, "urls"), "-c",
                                  os.path.join(nbdir, "cache.db"), "-C", os.path.join(nbdir, "config")],
-                                os.path.join(nbdir, "log"), env=nbenv, timeout=600)
+                                os.path.join(nbdir, "log"), env=nbenv, timeout=300)
         res["newsboat"] = run_cycles(b, base, sched, "newsboat", newsboat, newsboat)
 
         r2e = common.R2e(b, "r2e-hour", urls)
@@ -230,8 +230,8 @@ def main():
             if len(got) < want:
                 common.die("rss2email mailed %d of the %d new items" % (len(got), want))
             return "%d mails" % len(got)
-        res["rss2email"] = run_cycles(b, base, sched, "rss2email", lambda: r2e.run("--no-send", timeout=900),
-                                      lambda: r2e.run(timeout=900), r2e_check)
+        res["rss2email"] = run_cycles(b, base, sched, "rss2email", lambda: r2e.run("--no-send", timeout=300),
+                                      lambda: r2e.run(timeout=300), r2e_check)
 
         print("compressed hour: %d feeds, %d polls each every %.0fs, %d new items (%d a feed)"
               % (N, C, I, N * U, U))

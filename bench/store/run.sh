@@ -28,4 +28,8 @@ cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$src" -o "$work/store_bench" "$here/store_ben
     "$build/store/libnmstore.a" "$build/common/libnmcommon.a" \
     $(pkg-config --cflags --libs sqlite3 jansson libutf8proc libsodium libzmq inih libcurl libsystemd) -lm
 echo "store bench: $n articles, sqlite $(sqlite3 --version | cut -d' ' -f1), build $build"
-"$work/store_bench" "$work" "$n"
+echo "load average before: $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) CPUs"
+rc=0
+"$work/store_bench" "$work" "$n" || rc=$?
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
+exit $rc

@@ -314,7 +314,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", sqlite3_errmsg(store_db_handle(db)));
         return 1;
     }
-    double lat[QUERIES];
+    double lat[QUERIES], best[QUERIES];
     int64_t hits = 0;
     for (int q = 0; q < QUERIES; q++) {
         char *query, *loose = NULL;
@@ -340,23 +340,34 @@ int main(int argc, char **argv)
             break;
         }
         }
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, query, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, 0);
-        sqlite3_bind_int(st, 4, 20);
-        sqlite3_bind_text(st, 5, "[", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, "]", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 7, STORE_SEARCH_WINDOW);
-        if (loose)
-            sqlite3_bind_text(st, 8, loose, -1, SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(st, 8);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            hits++;
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        lat[q] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        /* Three runs: the first is what a person waits for; the fastest is
+           the query's cost without the scheduling noise of a busy machine. */
+        for (int rep = 0; rep < 3; rep++) {
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, query, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, 0);
+            sqlite3_bind_int(st, 4, 20);
+            sqlite3_bind_text(st, 5, "[", -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 6, "]", -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 7, STORE_SEARCH_WINDOW);
+            if (loose)
+                sqlite3_bind_text(st, 8, loose, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(st, 8);
+            int rows = 0;
+            while (sqlite3_step(st) == SQLITE_ROW)
+                rows++;
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+            if (rep == 0) {
+                hits += rows;
+                lat[q] = best[q] = ms;
+            } else if (ms < best[q]) {
+                best[q] = ms;
+            }
+        }
         if (getenv("NM_BENCH_PROFILE") && lat[q] > 20)
             fprintf(stderr, "slow query %.1f ms: %s\n", lat[q], query);
         free(query);
@@ -365,6 +376,7 @@ int main(int argc, char **argv)
     sqlite3_finalize(st);
     store_db_close(&db);
     qsort(lat, QUERIES, sizeof lat[0], cmp_double);
+    qsort(best, QUERIES, sizeof best[0], cmp_double);
 
     if (floor_ms >= 0)
         printf("floor: sqlite3 shell .import, plain table, one transaction: %.0f ms = %.0f rows/s "
@@ -377,6 +389,8 @@ int main(int argc, char **argv)
     printf("search over %d articles, %d queries (%lld rows returned): p50 %.2f ms, p99 %.2f ms, "
            "max %.2f ms (target p99 < 50 ms)\n", n, QUERIES, (long long)hits, lat[QUERIES / 2],
            lat[QUERIES * 99 / 100], lat[QUERIES - 1]);
+    printf("search, fastest of 3 runs per query: p50 %.2f ms, p99 %.2f ms\n", best[QUERIES / 2],
+           best[QUERIES * 99 / 100]);
     for (int i = 0; i < n; i++)
         nm_classified_clear(&arts[i]);
     free(arts);
