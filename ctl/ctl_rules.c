@@ -27,6 +27,7 @@
 #include "common/nm_msg.h"
 #include "common/nm_util.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_fetch.h"
 #include "fetcher/extract.h"
 
 #define ARTICLE_FILE_LIMIT (64u * 1024 * 1024)
@@ -92,10 +93,6 @@ static bool is_html_name(const char *path)
     return ends_with_ci(path, ".html") || ends_with_ci(path, ".htm");
 }
 
-static bool is_url(const char *s)
-{
-    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
-}
 
 /* Reads path whole, usually with one read() of the size fstat gives.
    Returns 0 with a NUL-terminated malloc'd *out, or -1 with err. */
@@ -168,91 +165,6 @@ static int article_from_html(const char *name, const char *html, size_t len, con
     return 0;
 }
 
-/* ---------- fetching a page (rules test URL) ---------- */
-
-#define FETCH_CONNECT_TIMEOUT 10L
-#define FETCH_TIMEOUT 30L
-#define FETCH_MAX_REDIRECTS 5L
-
-typedef struct fetch {
-    nm_buf body;
-    bool too_big;
-} fetch;
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    fetch *f = arg;
-    size_t k = size * n;
-    if (f->body.len + k > EXTRACT_MAX_INPUT) {
-        f->too_big = true;
-        return 0;
-    }
-    nm_buf_add(&f->body, p, k);
-    return k;
-}
-
-/* Returns the charset parameter of a Content-Type (malloc'd), or NULL. */
-static char *content_type_charset(const char *ct)
-{
-    const char *p = ct ? strcasestr(ct, "charset=") : NULL;
-    if (!p)
-        return NULL;
-    p += 8;
-    if (*p == '"' || *p == '\'')
-        p++;
-    return nm_xstrndup(p, strcspn(p, "\"'; \t"));
-}
-
-/* Fetches url with one libcurl request (http and https only, redirects
-   followed, timeouts, the extractor's size limit), as `newsmonctl
-   extract` does. Returns 0 with the body, the charset of its
-   Content-Type (or NULL) and the final URL, or -1 with err. */
-static int fetch_url(const char *url, nm_buf *body, char **charset, char **final_url, nm_err *err)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return nm_err_set(err, "%s: cannot start libcurl", url);
-    fetch f;
-    nm_buf_init(&f.body);
-    f.too_big = false;
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRECTS);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, FETCH_CONNECT_TIMEOUT);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, FETCH_TIMEOUT);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)EXTRACT_MAX_INPUT);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "newsmon/" NEWSMON_VERSION " (+rules test)");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int ret = 0;
-    if (f.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-        ret = nm_err_set(err, "%s: page larger than %u bytes", url, EXTRACT_MAX_INPUT);
-    } else if (rc != CURLE_OK) {
-        ret = nm_err_set(err, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
-    } else if (status >= 400) {
-        ret = nm_err_set(err, "%s: HTTP status %ld", url, status);
-    } else {
-        char *ct = NULL, *eff = NULL;
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-        curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
-        *charset = content_type_charset(ct);
-        *final_url = nm_xstrdup(eff ? eff : url);
-        *body = f.body;
-        nm_buf_init(&f.body);
-    }
-    nm_buf_free(&f.body);
-    curl_easy_cleanup(c);
-    return ret;
-}
 
 /* Fetches a page and fills a from it. Returns 0, or -1 with err. */
 static int read_url(const char *url, nm_article *a, nm_err *err)
@@ -261,7 +173,7 @@ static int read_url(const char *url, nm_article *a, nm_err *err)
     nm_buf_init(&body);
     char *charset = NULL, *final_url = NULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = fetch_url(url, &body, &charset, &final_url, err);
+    int rc = ctl_fetch_page(url, "rules test", &body, &charset, &final_url, err);
     if (rc == 0)
         rc = article_from_html(url, body.data ? body.data : "", body.len, final_url, charset, a, err);
     nm_buf_free(&body);
@@ -474,7 +386,7 @@ static int cmd_rules_test(int argc, char **argv)
     nm_article a;
     nm_err err;
     int rc;
-    if (is_url(argv[i])) {
+    if (ctl_is_url(argv[i])) {
         nm_article_init(&a);
         rc = read_url(argv[i], &a, &err);
     } else if (strstr(argv[i], "://")) {
