@@ -22,9 +22,11 @@
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/SAX2.h>
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,16 @@ static const struct { const char *uri; const char *prefix; enum ns_id id; } name
     { "http://www.itunes.com/dtds/podcast-1.0.dtd", "itunes", NS_ITUNES },
 };
 
+/* An entry read as soon as it closed (see entry_closed), its subtree then
+   freed: the errors its reading recorded, replayed where the walk of the
+   finished tree meets it, so that errors come out in the same order (and
+   under the same max_errors cut) as if it had been read there. */
+struct early {
+    char **errors;
+    size_t n_errors;
+    struct early *next;        /* the parse's list, for freeing */
+};
+
 /* The state of one parse. */
 struct ctx {
     struct feed *f;
@@ -66,6 +78,7 @@ struct ctx {
     const char *base;          /* the feed's own address, may be NULL */
     bool atom;                 /* Atom rules for unprefixed elements */
     nm_buf scratch;            /* gathered text, reused */
+    struct early *early;       /* entries read early */
 };
 
 /* ---- parser set-up ------------------------------------------------------- */
@@ -558,8 +571,21 @@ static void entry_finish(struct ctx *c, nm_article *a, struct draft *d, const xm
     feed_finish_entry(c->f, a);
 }
 
+/* Returns true, having recorded its errors, when entry n was read early. */
+static bool replay_early(struct ctx *c, const xmlNode *n)
+{
+    const struct early *e = n->_private;
+    if (!e)
+        return false;
+    for (size_t i = 0; i < e->n_errors; i++)
+        feed_add_error(c->f, c->lim, "%s", e->errors[i]);
+    return true;
+}
+
 static void atom_entry(struct ctx *c, const xmlNode *e)
 {
+    if (replay_early(c, e))
+        return;
     nm_article *a = feed_new_entry(c->f, c->lim);
     if (!a)
         return;
@@ -636,6 +662,8 @@ static void atom_feed(struct ctx *c, const xmlNode *root)
 
 static void rss_item(struct ctx *c, const xmlNode *it)
 {
+    if (replay_early(c, it))
+        return;
     nm_article *a = feed_new_entry(c->f, c->lim);
     if (!a)
         return;
@@ -890,6 +918,99 @@ static char *escape_bare_amps(const char *s, size_t len, size_t *out_len, size_t
     return nm_buf_steal(&b);
 }
 
+/* ---- entries read while parsing ------------------------------------------ */
+
+/* A 5,000-item feed makes a tree of tens of megabytes that the walk then
+   reads back cold. Instead, when an element closes that the walk will
+   hand to rss_item or atom_entry, it is read at once, while its text is
+   still in the cache, and its subtree freed, so the memory is reused for
+   the next one. Everything an entry's reading looks at is in its subtree
+   or its ancestors (xml:base, xml:lang), which are complete or open by
+   then; nothing it does depends on the feed-level fields read later. */
+
+enum entry_kind { E_NONE, E_RSS, E_ATOM };
+
+/* Returns which reader the walk (rss_feed, rss_channel, atom_feed) will
+   give the element n, just closed, to. */
+static enum entry_kind walk_entry(const xmlNode *n, const xmlNode *root)
+{
+    const xmlNode *p = n->parent;
+    const char *l, *rl, *pl;
+    if (!root || !p || p->type != XML_ELEMENT_NODE)
+        return E_NONE;
+    enum ns_id ns = classify(n, &l);
+    classify(root, &rl);
+    bool rss_root = !strcasecmp(rl, "rss") || !strcasecmp(rl, "RDF") || !strcasecmp(rl, "channel");
+    if (p == root) {
+        if (rss_root && rss_core(ns) && !strcasecmp(l, "item"))
+            return E_RSS;
+        if (!strcasecmp(rl, "feed") && atom_ns(ns, true) && !strcasecmp(l, "entry"))
+            return E_ATOM;
+        return E_NONE;
+    }
+    if (p->parent == root && rss_root && strcasecmp(rl, "channel") != 0 && rss_core(classify(p, &pl)) &&
+        !strcasecmp(pl, "channel") && rss_core(ns) && !strcasecmp(l, "item"))
+        return E_RSS;
+    return E_NONE;
+}
+
+/* Reads entry n now, keeping aside the errors it records, and frees its
+   subtree; n stays, marked, for the walk to replay its errors. */
+static void read_early(struct ctx *c, xmlNode *n, enum entry_kind kind)
+{
+    struct feed *f = c->f;
+    char **errors = f->errors;
+    size_t n_errors = f->n_errors, dropped = f->n_errors_dropped;
+    f->errors = NULL;
+    f->n_errors = f->n_errors_dropped = 0;
+    struct feed_limits all = *c->lim;
+    all.max_errors = SIZE_MAX;  /* the cut is made at replay */
+    const struct feed_limits *lim = c->lim;
+    c->lim = &all;
+    if (kind == E_RSS)
+        rss_item(c, n);
+    else
+        atom_entry(c, n);
+    c->lim = lim;
+    struct early *e = nm_xcalloc(1, sizeof *e);
+    e->errors = f->errors;
+    e->n_errors = f->n_errors;
+    e->next = c->early;
+    c->early = e;
+    f->errors = errors;
+    f->n_errors = n_errors;
+    f->n_errors_dropped = dropped;
+    xmlFreeNodeList(n->children);
+    n->children = n->last = NULL;
+    n->_private = e;
+}
+
+/* SAX2 end of an element: libxml2's tree building, then an entry is read early. */
+static void entry_closed(void *vctxt, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+    xmlParserCtxtPtr ctxt = vctxt;
+    xmlNodePtr n = ctxt->node;
+    xmlSAX2EndElementNs(vctxt, localname, prefix, uri);
+    struct ctx *c = ctxt->_private;
+    if (!c || !n || n->type != XML_ELEMENT_NODE || !ctxt->myDoc || n->_private)
+        return;
+    enum entry_kind kind = walk_entry(n, xmlDocGetRootElement(ctxt->myDoc));
+    if (kind != E_NONE)
+        read_early(c, n, kind);
+}
+
+static void early_free(struct ctx *c)
+{
+    while (c->early) {
+        struct early *e = c->early;
+        c->early = e->next;
+        for (size_t i = 0; i < e->n_errors; i++)
+            free(e->errors[i]);
+        free(e->errors);
+        free(e);
+    }
+}
+
 /* ---- entry point --------------------------------------------------------- */
 
 /* The document, handed to libxml2 a piece at a time (xmlCtxtReadIO): given
@@ -945,6 +1066,7 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     ctxt->sax->getEntity = get_entity;
     ctxt->sax->serror = on_error;
     ctxt->sax->warning = NULL;
+    ctxt->sax->endElementNs = entry_closed;
     int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
     struct source src = { utf8, utf8 + len };
@@ -970,6 +1092,7 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctxt);
+    early_free(&c);
     nm_buf_free(&c.scratch);
     free(fixed);
     return rc;

@@ -8,8 +8,8 @@ resident memory and open file descriptors (docs/reliability.md, "Soak").
 
 A feed server (Python, threads) serves FEEDS RSS feeds; each gains a new
 item every EVERY seconds (staggered), lists its latest 50, answers
-conditional GETs (ETag) with 304, and serves each item's page. About a
-third of the items fire a theme (the text plan of tests/chaos/gen_fixtures.py),
+conditional GETs (ETag) with 304, and serves each item's page. About half
+of the items fire a theme (the text plan of tests/chaos/gen_fixtures.py),
 so the notifier (jsonl channel) works too. Every SAMPLE seconds each
 daemon's VmRSS (/proc/PID/status) and open descriptors (/proc/PID/fd)
 are sampled.

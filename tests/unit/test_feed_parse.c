@@ -498,6 +498,76 @@ START_TEST(test_charset_clean_offsets)
 }
 END_TEST
 
+START_TEST(test_entries_read_early)
+{
+    /* Entries are read as they close and their errors replayed where the
+       walk meets them: errors keep document order around a channel-level
+       error between items, and the max_errors cut falls in the same place. */
+    nm_buf b;
+    nm_buf_init(&b);
+    nm_buf_adds(&b, "<rss><channel><title>T</title>\n");
+    for (int i = 0; i < 30; i++) {
+        if (i == 5)
+            nm_buf_adds(&b, "<lastBuildDate>not a date</lastBuildDate>\n");
+        nm_buf_addf(&b, "<item><title>t%d</title><link>http://e.example/%d</link><pubDate>bad%d</pubDate></item>\n",
+                    i, i, i);
+    }
+    nm_buf_adds(&b, "</channel></rss>\n");
+    struct feed f;
+    nm_err err;
+    feed_init(&f);
+    ck_assert_int_eq(feed_parse(b.data, b.len, NULL, NULL, NULL, &f, &err), 0);
+    ck_assert_uint_eq(f.n_entries, 30);
+    ck_assert_str_eq(f.entries[29].title, "t29");
+    ck_assert_uint_eq(f.n_errors, 20);
+    ck_assert_uint_eq(f.n_errors_dropped, 11);
+    ck_assert_ptr_nonnull(strstr(f.errors[4], "\"bad4\""));
+    ck_assert_ptr_nonnull(strstr(f.errors[5], "lastBuildDate \"not a date\""));
+    ck_assert_ptr_nonnull(strstr(f.errors[6], "\"bad5\""));
+    ck_assert_ptr_nonnull(strstr(f.errors[19], "\"bad18\""));
+    feed_clear(&f);
+
+    /* The entry limit's error sits where the first dropped entry was. */
+    struct feed_limits lim;
+    feed_limits_default(&lim);
+    lim.max_entries = 3;
+    feed_init(&f);
+    ck_assert_int_eq(feed_parse(b.data, b.len, NULL, NULL, &lim, &f, &err), 0);
+    ck_assert_uint_eq(f.n_entries, 3);
+    ck_assert_ptr_nonnull(strstr(f.errors[3], "more than 3 entries"));
+    ck_assert_ptr_nonnull(strstr(f.errors[4], "lastBuildDate"));
+    feed_clear(&f);
+    nm_buf_free(&b);
+
+    /* RSS 1.0 items beside the channel, Atom entries with xml:base and
+       xml:lang from their ancestors, and an entry cut off by the end of a
+       truncated document (never closed: read by the walk). */
+    const char rdf[] = "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/'>"
+                       "<channel><title>R</title></channel><item><title>one</title><link>http://r.example/1</link></item>"
+                       "<item><title>two</title><link>http://r.example/2</link></item></rdf:RDF>";
+    feed_init(&f);
+    ck_assert_int_eq(feed_parse(rdf, sizeof rdf - 1, NULL, NULL, NULL, &f, &err), 0);
+    ck_assert_uint_eq(f.n_entries, 2);
+    ck_assert_str_eq(f.entries[1].title, "two");
+    ck_assert_str_eq(f.format, "rss10");
+    feed_clear(&f);
+    const char atom[] = "<feed xmlns='http://www.w3.org/2005/Atom' xml:base='http://a.example/dir/' xml:lang='be'>"
+                        "<title>A</title><entry><id>e1</id><title>first</title><link href='p1'/></entry>"
+                        "<entry xml:lang='lt'><id>e2</id><title>second</title><link href='p2'/>"
+                        "<updated>never</updated></entry><entry><id>e3</id><title>cut";
+    feed_init(&f);
+    ck_assert_int_eq(feed_parse(atom, sizeof atom - 1, NULL, NULL, NULL, &f, &err), 0);
+    ck_assert_uint_eq(f.n_entries, 3);
+    ck_assert_str_eq(f.entries[0].link, "http://a.example/dir/p1");
+    ck_assert_str_eq(f.entries[0].lang, "be");
+    ck_assert_str_eq(f.entries[1].lang, "lt");
+    ck_assert_str_eq(f.entries[2].id, "e3");
+    ck_assert_str_eq(f.entries[2].title, "cut");
+    ck_assert(has_error(&f, "cannot read updated \"never\""));
+    feed_clear(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("feed_parse");
@@ -514,6 +584,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_json_writer_strings);
     tcase_add_test(tc, test_html_text_blocks);
     tcase_add_test(tc, test_charset_clean_offsets);
+    tcase_add_test(tc, test_entries_read_early);
     suite_add_tcase(s, tc);
     return s;
 }
