@@ -1,7 +1,11 @@
 /*
  * feed_xml: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 from clean UTF-8 with
- * libxml2's tree API (measured: building the tree and walking the few
- * elements we need is as fast as a reader here, and simpler).
+ * libxml2's tree API, read as it is built: each entry (an RSS item, an
+ * Atom entry) is read by the same walker code the moment its element
+ * closes, and its subtree freed, so a large feed never holds its whole
+ * tree and each entry's text is read while still in the cache (see
+ * "entries read while parsing"; docs/fetcher.md has the measurements).
+ * The rest of the tree is walked once the parse ends.
  *
  * Safety lives in how the parser is set up (parser_setup): recovery mode
  * keeps what precedes a fault; no network, no DTD loading, and a global
@@ -936,7 +940,12 @@ static enum entry_kind walk_entry(const xmlNode *n, const xmlNode *root)
 {
     const xmlNode *p = n->parent;
     const char *l, *rl, *pl;
-    if (!root || !p || p->type != XML_ELEMENT_NODE)
+    if (!root || !p || p->type != XML_ELEMENT_NODE || !n->name)
+        return E_NONE;
+    /* Most elements are neither: the local name says so cheaply. */
+    const char *colon = strchr((const char *)n->name, ':');
+    l = colon ? colon + 1 : (const char *)n->name;
+    if (strcasecmp(l, "item") != 0 && strcasecmp(l, "entry") != 0)
         return E_NONE;
     enum ns_id ns = classify(n, &l);
     classify(root, &rl);
