@@ -36,8 +36,10 @@ static json_t *jstr(const char *s)
 static json_t *result_json(const char *file, const struct extract_result *r)
 {
     json_t *o = json_object();
-    if (file)
-        json_object_set_new(o, "file", json_string(file) ? json_string(file) : json_null());
+    if (file) {
+        json_t *name = json_string(file);   /* NULL when file is not UTF-8 */
+        json_object_set_new(o, "file", name ? name : json_null());
+    }
     json_object_set_new(o, "title", jstr(r->title));
     json_object_set_new(o, "byline", jstr(r->byline));
     json_object_set_new(o, "published", jstr(r->published));

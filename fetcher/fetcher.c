@@ -259,6 +259,24 @@ static void send_new(struct fetcher *f, nm_article *a)
 static void feed_poll_end(struct fetcher *f, struct feed_rt *r);
 
 /* Returns the charset parameter of a Content-Type value (malloc'd), or NULL. */
+/* Cuts text to at most max bytes, at the last space before the limit (or
+   at a UTF-8 character boundary when there is none), so that an article
+   always fits [bus] max_message. Returns whether it cut. */
+static bool cut_text(char *text, size_t max)
+{
+    size_t len = strlen(text);
+    if (len <= max)
+        return false;
+    size_t end = max;
+    while (end > 0 && ((unsigned char)text[end] & 0xC0) == 0x80)
+        end--;
+    size_t space = end;
+    while (space > max / 2 && text[space] != ' ' && text[space] != '\n')
+        space--;
+    text[space > max / 2 ? space : end] = '\0';
+    return true;
+}
+
 static char *content_charset(const char *ct)
 {
     const char *p = ct ? strcasestr(ct, "charset=") : NULL;
@@ -300,6 +318,9 @@ static void on_page_done(void *arg, struct http_result *r)
             free(a->text);
             a->text = x.text;
             x.text = NULL;
+            if (cut_text(a->text, (size_t)f->conf.max_text))
+                log_info("%s: page text cut to [fetcher] max_text (%lld bytes)", r->final_url,
+                         (long long)f->conf.max_text);
             if (!a->lang && x.lang) {
                 a->lang = x.lang;
                 x.lang = NULL;
@@ -651,6 +672,9 @@ static void on_store_event(nm_loop *loop, void *sock, void *arg)
                     f->n_confirmed++;
             }
             nm_stored_clear(&s);
+        } else {
+            log_warn("store events: dropped a \"%s\" message: only \"stored\" is expected here",
+                     nm_msg_type_name(type));
         }
         json_decref(body);
     }

@@ -30,6 +30,8 @@ static const nm_conf_key schema[] = {
     { "fetcher", "max_decompressed", NM_CONF_SIZE, F(max_decompressed), "32M", 1024, 1LL << 31,
       "response body after decoding" },
     { "fetcher", "max_entries", NM_CONF_INT, F(max_entries), "500", 1, 100000, "entries read per feed" },
+    { "fetcher", "max_text", NM_CONF_SIZE, F(max_text), "1M", 1024, 8LL << 20,
+      "page text kept per article (longer text is cut at a word), so an article always fits a message" },
     { "fetcher", "max_redirects", NM_CONF_INT, F(max_redirects), "5", 0, 50, "" },
     { "fetcher", "user_agent", NM_CONF_STRING, F(user_agent), "", 1, 0, "\"\" = newsmon/<version>" },
     { "fetcher", "allow_file_urls", NM_CONF_BOOL, F(allow_file_urls), "no", 1, 0, "file: feed addresses" },

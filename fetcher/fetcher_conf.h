@@ -30,6 +30,7 @@ struct fetcher_conf {
     int64_t max_size;               /* bytes on the wire */
     int64_t max_decompressed;       /* bytes after decoding */
     int64_t max_entries;            /* per feed and poll */
+    int64_t max_text;               /* bytes of page text kept per article */
     int64_t max_redirects;
     char *user_agent;               /* "" = newsmon's own */
     int allow_file_urls;

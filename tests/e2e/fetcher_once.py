@@ -5,7 +5,8 @@ new items are sent once with their page text, confirmed items are never
 re-sent, a second poll is a conditional GET answered 304, unconfirmed items
 make --once fail naming their count and are re-sent (without validators)
 on the next poll, a link to a loopback address is refused by the SSRF
-guard, and a feed with newsmon:fetchPage="no" sends page "off".
+guard, a feed with newsmon:fetchPage="no" sends page "off", and a page
+longer than [fetcher] max_text is cut at a word.
 """
 import os
 import sys
@@ -105,6 +106,26 @@ try:
         check(a.get("summary") == "Summary D0", "and the item is still sent with its feed text")
     finally:
         fx2.close()
+
+    # 6. A page longer than [fetcher] max_text is cut at a word, so the
+    #    article always fits a message.
+    fx3 = Fetcher(max_text="2k")
+    try:
+        srv.static("/long.html", page("A long story", ["Word%d about the border near Minsk. " % i * 20
+                                                       for i in range(40)]))
+        srv.static("/feed-e.xml", rss("Feed E", [("e-0", "Title E0", srv.url("/long.html"), "Summary E0")]),
+                   ctype="application/rss+xml")
+        fx3.opml("e.opml", [srv.url("/feed-e.xml")])
+        store = FakeStore(fx3.fetch_out, fx3.store_events)
+        rc = fx3.run_once()
+        store.close()
+        a = store.articles[0] if store.articles else {}
+        text = a.get("text", "")
+        check(rc == 0 and a.get("page") == "ok", "the long page is fetched")
+        check(1024 < len(text.encode()) <= 2048 and not text.endswith((" ", "\n")) and text.split()[-1].startswith(("Word", "about", "the", "border", "near", "Minsk")),
+              "its text is cut to max_text at a word (%d bytes)" % len(text.encode()))
+    finally:
+        fx3.close()
 finally:
     fx.close()
     srv.close()
