@@ -57,7 +57,7 @@ fuzz: setup
 #                                build-bench/; writes docs/benchmarks.md
 #   make bench BENCH_RUNS=5 BENCH_ONLY=feed,rules
 BENCH_RUNS ?= 3
-BENCH_HOUR_RUNS ?= 1
+BENCH_HOUR_RUNS ?= 3
 BENCH_ONLY ?=
 
 .PHONY: bench

@@ -494,6 +494,20 @@ static int cmd_search(int argc, char **argv)
         store_db_close(&db);
         return 1;
     }
+    nm_err err;
+    char *xq = store_search_expand(db, q, &err), *xloose = xq ? store_search_expand(db, loose, &err) : NULL;
+    free(q);
+    free(loose);
+    q = xq;
+    loose = xloose;
+    if (!q || !loose) {
+        ctl_error("search: %s", err.msg);
+        free(q);
+        free(loose);
+        sqlite3_finalize(st);
+        store_db_close(&db);
+        return 1;
+    }
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, o.since);
     if (o.theme)

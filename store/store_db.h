@@ -22,7 +22,7 @@
 #include "common/nm_util.h"
 
 /* The schema version this code writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Default database of a system installation. */
 #define STORE_DEFAULT_PATH "/var/lib/newsmon/newsmon.db"
@@ -168,12 +168,15 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
    slow; the window only needs a lower bound). Columns: 0 id, 1 title, 2 link, 3 published,
    4 feed URL, 5 theme ids (JSON array), 6 highlighted title, 7 snippet of
    the text, 8 rank (bm25, title hits count 4x; lower is better),
-   9 article time, 10 story id.
+   9 article time, 10 story id. Pass ?1 and ?8 through store_search_expand.
    Why a window: bm25 reads every matching row's positions, so a common
    word over a year of news costs seconds; walking the doclist newest
    first to find the window's lower bound reads no positions. The inner
-   query ranks; highlight and snippet, which read the text, run only for
-   the rows shown (CROSS JOIN keeps top as the outer loop). */
+   query (top, materialised once) ranks; highlight and snippet, which
+   read the text, run only for the rows shown. The outer query walks the
+   match set once, from the oldest row shown upwards (at most the window),
+   rather than opening one FTS5 cursor per row shown: each cursor seeks
+   every term of the query, which made OR-expanded prefixes slow. */
 #define STORE_SEARCH_WINDOW 2000
 #define STORE_SEARCH_SQL                                                                     \
     "WITH bound AS (SELECT coalesce((SELECT rowid FROM fts WHERE fts MATCH coalesce(?8, ?1)" \
@@ -186,9 +189,19 @@ int store_backup(const char *db_path, const char *dest_path, nm_err *err);
     " SELECT a.ext_id, v.title, a.link, a.published, f.url,"                                 \
     " (SELECT json_group_array(theme) FROM (SELECT theme FROM matches WHERE version_id = v.id" \
     " ORDER BY theme)), highlight(fts, 0, ?5, ?6), snippet(fts, 1, ?5, ?6, '…', 16), top.r,"  \
-    " a.ts, a.story_id FROM top CROSS JOIN fts ON fts.rowid = top.vid JOIN versions v ON v.id = top.vid" \
+    " a.ts, a.story_id FROM fts CROSS JOIN top ON top.vid = fts.rowid JOIN versions v ON v.id = top.vid" \
     " JOIN articles a ON a.current_version_id = v.id LEFT JOIN feeds f ON f.id = a.feed_id"   \
-    " WHERE fts MATCH ?1 ORDER BY top.r"
+    " WHERE fts MATCH ?1 AND fts.rowid >= (SELECT min(vid) FROM top) ORDER BY top.r"
+
+/* Prefix queries: the index has no FTS5 prefix indexes (they tripled the
+   cost of indexing). store_search_expand rewrites each prefix term of an
+   FTS5 query ("word"*) as the OR of the indexed terms that start with it
+   (table fts_terms), when there are at most STORE_PREFIX_TERMS_MAX;
+   otherwise, and for phrases ending in a prefix, FTS5's own prefix
+   search runs (same rows, slower). Bind its result as ?1 and ?8 of
+   STORE_SEARCH_SQL. Returns the query (malloc'd), or NULL with err. */
+#define STORE_PREFIX_TERMS_MAX 256
+char *store_search_expand(store_db *db, const char *query, nm_err *err);
 
 /* Returns the underlying connection for read-only queries (newsmonctl,
    tests); the handle stays owned by db. */

@@ -184,44 +184,6 @@ static int64_t upsert_feed(store_db *db, const nm_article *a, int is_new, int64_
     return step_id(db, st, err, "storing the feed");
 }
 
-/* Finds the story of the most similar recent article, 0 when none is
-   similar enough. Returns the story id, 0, or -1. */
-static int64_t find_story(store_db *db, const struct store_sig *sig, int64_t now, nm_err *err)
-{
-    /* One lookup for all bands: ?1..?10 are the band keys. */
-    static const char SQL[] =
-        "SELECT DISTINCT v.minhash, a.story_id FROM lsh l JOIN versions v ON v.id = l.version_id"
-        " JOIN articles a ON a.id = v.article_id WHERE l.key IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10) AND l.seen >= ?11";
-    _Static_assert(STORE_LSH_BANDS == 10, "find_story's SQL binds 10 band keys");
-    if (sig->n_shingles == 0)
-        return 0;
-    sqlite3_stmt *st = store_prep(db, SQL, err);
-    if (!st)
-        return -1;
-    for (int b = 0; b < STORE_LSH_BANDS; b++)
-        sqlite3_bind_int64(st, b + 1, store_sig_band_key(sig, b));
-    sqlite3_bind_int64(st, STORE_LSH_BANDS + 1, now - db->opt.story_window_s);
-    double best = 0;
-    int64_t best_story = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 0) != (int)sizeof sig->min)
-            continue;
-        uint32_t other[STORE_MINHASH_K];
-        memcpy(other, sqlite3_column_blob(st, 0), sizeof other);
-        double sim = store_sig_similarity(sig, other);
-        if (sim > best) {
-            best = sim;
-            best_story = sqlite3_column_int64(st, 1);
-        }
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_sql_err(db, err, "looking for the story");
-    return best >= STORE_STORY_SIMILARITY ? best_story : 0;
-}
-
 /* Joins story_id, or starts a new story when it is 0. Returns the story id or -1. */
 static int64_t join_story(store_db *db, int64_t story_id, const char *title, int64_t now, nm_err *err)
 {
@@ -357,24 +319,9 @@ static int fts_add(store_db *db, const nm_article *a, int64_t version_id, nm_err
     sqlite3_bind_int64(st, 1, version_id);
     store_bind_text(st, 2, a->title);
     store_bind_text(st, 3, a->text ? a->text : a->summary);
-    return store_step_done(db, st, err, "indexing the article");
-}
-
-static int lsh_add(store_db *db, const struct store_sig *sig, int64_t version_id, int64_t now,
-                   nm_err *err)
-{
-    static const char SQL[] = "INSERT OR IGNORE INTO lsh(key, version_id, seen) VALUES(?, ?, ?)";
-    for (int b = 0; b < STORE_LSH_BANDS && sig->n_shingles; b++) {
-        sqlite3_stmt *st = store_prep(db, SQL, err);
-        if (!st)
-            return -1;
-        sqlite3_bind_int64(st, 1, store_sig_band_key(sig, b));
-        sqlite3_bind_int64(st, 2, version_id);
-        sqlite3_bind_int64(st, 3, now);
-        if (store_step_done(db, st, err, "storing the story signature") < 0)
-            return -1;
-    }
-    return 0;
+    if (store_step_done(db, st, err, "indexing the article") < 0)
+        return -1;
+    return store_terms_flush(db, err);
 }
 
 static int insert_matches(store_db *db, const nm_classified *c, int64_t version_id, nm_err *err)
@@ -479,7 +426,7 @@ static int ingest_tx(store_db *db, const nm_classified *c, struct store_ingest_r
     if (feed_id < 0)
         return -1;
     if (!found) {
-        int64_t story = find_story(db, &sig, now, err);
+        int64_t story = store_lsh_find(db, &sig, now, err);
         if (story < 0 || (story = join_story(db, story, a->title, now, err)) < 0)
             return -1;
         ex.story_id = story;
@@ -491,9 +438,9 @@ static int ingest_tx(store_db *db, const nm_classified *c, struct store_ingest_r
     int64_t version = found ? ex.version + 1 : 1;
     int64_t vid = insert_version(db, c, ex.rowid, version, hash, &sig, now, err);
     if (vid < 0 || set_current(db, a, ex.rowid, version, vid, now, err) < 0 ||
-        (!db->in_batch && fts_add(db, a, vid, err) < 0) || lsh_add(db, &sig, vid, now, err) < 0 ||
-        insert_matches(db, c, vid, err) < 0)
+        (!db->in_batch && fts_add(db, a, vid, err) < 0) || insert_matches(db, c, vid, err) < 0)
         return -1;
+    store_lsh_add(db, &sig, vid, ex.story_id, now);
     res->status = found ? STORE_INGEST_UPDATED : STORE_INGEST_NEW;
     res->article_rowid = ex.rowid;
     res->version = version;

@@ -14,6 +14,13 @@
 #include "common/nm_util.h"
 #include "store/store_db.h"
 
+/* A point to undo the in-memory LSH index to (store_lsh.c). */
+struct store_lsh_mark {
+    size_t n_items;
+    int64_t synced_id;
+    uint64_t generation;
+};
+
 struct stmt_slot {
     const char *sql;         /* the key: the address of a static SQL string */
     sqlite3_stmt *stmt;
@@ -30,7 +37,15 @@ struct store_db {
     nm_buf fold;              /* scratch for store_fold */
     int64_t *pending_fts;     /* versions to index at store_commit (see store_ingest.c) */
     size_t n_pending_fts, cap_pending_fts;
+    struct store_lsh *lsh;    /* story window's band index (store_lsh.c) */
+    struct store_terms *terms; /* the term dictionary's collector (store_fts.c; owned by the connection) */
+    struct store_lsh_mark lsh_batch;  /* its state at store_begin */
+    struct store_lsh_mark lsh_op;     /* its state at store_tx_begin */
 };
+
+/* Tests only: when > 0, store_db_open migrates no further than this
+   schema version (to build a database of an older schema). */
+extern int store_migrate_limit;
 
 /* Returns the cached statement for sql (a static string: its address is
    the key), reset and unbound, or NULL with err. */
@@ -59,8 +74,16 @@ void store_fts_defer(store_db *db, int64_t version_id);
    Returns 0 or -1 with err. */
 int store_fts_flush(store_db *db, nm_err *err);
 
-/* Registers the "nmfold" FTS5 tokenizer on a connection. Returns 0 or -1. */
-int store_fts_register(sqlite3 *h, nm_err *err);
+/* Registers the "nmfold" FTS5 tokenizer on a connection and, when terms
+   is not NULL, points it at the connection's term collector (freed with
+   the connection). Returns 0 or -1. */
+int store_fts_register(sqlite3 *h, struct store_terms **terms, nm_err *err);
+/* Writes the terms noted since the last call to fts_terms. Returns 0 or -1. */
+int store_terms_flush(store_db *db, nm_err *err);
+/* Forgets which terms are known (after a rollback) and drops the pending ones. */
+void store_terms_forget(store_db *db);
+/* Turns the noting of document terms on (a writer) or off. */
+void store_terms_enable(store_db *db, int on);
 
 /* Folds one UTF-8 string of n bytes for comparison: compatibility
    decomposition (NFKD), case folding, combining marks removed (ё->е,
@@ -71,6 +94,17 @@ int store_fts_register(sqlite3 *h, nm_err *err);
    alike). Returns the folded text's length (in out, reset first);
    invalid UTF-8 bytes are kept as they are. */
 size_t store_fold(const char *s, size_t n, nm_buf *out);
+/* Returns 1 when store_fold leaves code point cp as it is. */
+int store_cp_is_folded(int32_t cp);
+/* Appends the folded form of code point cp to out (what store_fold does
+   to one code point). */
+void store_fold_cp(int32_t cp, nm_buf *out);
+
+/* Test hook: tokenizes text[0..n) with the nmfold tokenizer of connection
+   h, by its fast path (reference 0) or by unicode61 followed by
+   store_fold (reference 1, the definition), and writes one line per
+   token to out: "start end folded-token". Returns 0 or -1 with err. */
+int store_fts_tokens(sqlite3 *h, int reference, const char *text, int n, nm_buf *out, nm_err *err);
 
 /* ---- story grouping (store_story.c) ---- */
 
@@ -85,6 +119,8 @@ struct store_sig {
     size_t n_shingles;           /* 0: text too short to compare */
 };
 
+/* splitmix64's finaliser: a 64-bit permutation. Returns the mixed x. */
+uint64_t store_mix64(uint64_t x);
 /* Computes the MinHash signature of title + body over 3-word shingles of
    folded words. */
 void store_sig_compute(const char *title, const char *body, struct store_sig *sig);
@@ -92,5 +128,27 @@ void store_sig_compute(const char *title, const char *body, struct store_sig *si
 int64_t store_sig_band_key(const struct store_sig *sig, int b);
 /* Returns the fraction of equal slots: an estimate of the Jaccard similarity. */
 double store_sig_similarity(const struct store_sig *a, const uint32_t *b_min);
+
+/* ---- the in-memory LSH index of the story window (store_lsh.c) ---- */
+
+struct store_lsh;
+/* Returns an empty index; the first store_lsh_find reads the window. */
+struct store_lsh *store_lsh_new(void);
+/* Frees *l and sets it to NULL. */
+void store_lsh_destroy(struct store_lsh **l);
+/* Returns the story of the most similar version stored since
+   now - story_window_s that shares a band with sig and is similar enough,
+   0 when none is, or -1 with err. Reads the versions it does not know yet. */
+int64_t store_lsh_find(store_db *db, const struct store_sig *sig, int64_t now, nm_err *err);
+/* Adds a version just written (with its story) to the index. */
+void store_lsh_add(store_db *db, const struct store_sig *sig, int64_t version_id, int64_t story_id,
+                   int64_t now);
+/* Records the index's state in m, to undo to with store_lsh_undo when
+   the writes since are rolled back. */
+void store_lsh_mark(store_db *db, struct store_lsh_mark *m);
+void store_lsh_undo(store_db *db, const struct store_lsh_mark *m);
+/* Drops the versions older than the window when they are half of the
+   index. Only between transactions (it voids the marks). */
+void store_lsh_compact(store_db *db, int64_t now);
 
 #endif

@@ -5,8 +5,8 @@
  * page text is the bulk and goes first (store_prune's text_days), theme
  * matches and finished alerts later (matches_days); the article rows (id,
  * link, title, story) stay, so an old item re-sent by a feed is recognised
- * and never alerts again. LSH buckets older than the story window are
- * useless for grouping and go every time.
+ * and never alerts again. (Story bands are in memory, store_lsh.c, and
+ * forget what leaves the story window by themselves.)
  *
  * Backup uses SQLite's online backup API: a consistent copy while
  * newsmon-store keeps writing (the copy restarts when the source changes
@@ -50,7 +50,6 @@ static int prune_tx(store_db *db, int text_days, int matches_days, int64_t now,
         "DELETE FROM matches WHERE version_id IN (SELECT id FROM versions WHERE stored_at < ?1)";
     static const char SQL_ALERTS[] =
         "DELETE FROM alerts WHERE state IN ('delivered', 'failed') AND created_at < ?1";
-    static const char SQL_LSH[] = "DELETE FROM lsh WHERE seen < ?1";
     int64_t n;
     if (text_days > 0) {
         int64_t cut = now - (int64_t)text_days * 86400;
@@ -68,8 +67,7 @@ static int prune_tx(store_db *db, int text_days, int matches_days, int64_t now,
             return -1;
         res->alerts_dropped = n;
     }
-    return run_cutoff(db, SQL_LSH, now - db->opt.story_window_s, err, "pruning story buckets") < 0
-               ? -1 : 0;
+    return 0;
 }
 
 int store_prune(store_db *db, int text_days, int matches_days, int64_t now,

@@ -2,12 +2,12 @@
 compressed into a short run", against newsboat and rss2email doing the
 same fetching (docs/benchmarks.md explains the compression).
 
-The site: N feeds (default 1,000) on a local nginx, each starting with 5
+The site: N feeds (default 1,000) on a local nginx, each starting with 2
 quiet items (no theme fires). In the measured window every feed gets U new
 items (default 3), at moments drawn once from a seeded generator and
 replayed identically for each tool; each new item is a Belarus security
 story the desk's rules alert on, with its own page. Every tool polls every
-feed C times (default 4) in the window, every I seconds (default 20).
+feed C times (default 4) in the window, every I seconds (default 15).
 
 - newsmon: the four daemons (as scripts/run-demo starts them) with
   min_interval = default_interval = max_interval = I, 16 transfers at once
@@ -46,9 +46,9 @@ from common import log  # noqa: E402
 N = int(os.environ.get("N", 1000))
 U = int(os.environ.get("U", 3))
 C = int(os.environ.get("C", 4))
-I = float(os.environ.get("I", 20))
+I = float(os.environ.get("I", 15))
 PAR = 16
-INIT = 5
+INIT = 2
 DRAIN = 180.0     # after the last cycle, the pipeline must drain within this
 
 

@@ -8,10 +8,12 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/nm_msg.h"
 #include "store/store_db.h"
+#include "store/store_internal.h"
 #include "tests/unit/nm_check.h"
 #include "tests/unit/test_store_util.h"
 
@@ -87,6 +89,104 @@ START_TEST(test_migrations)
     snprintf(missing, sizeof missing, "%s/none.db", dir);
     ck_assert_ptr_null(store_db_open(missing, &o, &err));
     ck_assert_msg(strstr(err.msg, "none.db") != NULL, "%s", err.msg);
+}
+END_TEST
+
+
+/* Reads a story fixture: *title and *text point into the returned buffer. */
+static char *read_story(const char *name, char **title, char **text)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/store/stories/%s.txt", name);
+    char *data = NULL;
+    size_t len;
+    nm_err err;
+    ck_assert_msg(nm_read_file(nm_test_path(rel), 1 << 20, &data, &len, &err) == 0, "%s", err.msg);
+    char *nl = strchr(data, '\n');
+    ck_assert_ptr_nonnull(nl);
+    *nl = 0;
+    *title = data;
+    *text = nl + 1;
+    return data;
+}
+
+START_TEST(test_migration_from_1)
+{
+    /* A database of schema 1 (lsh table, old signatures, prefix indexes)
+       with an article in the story window and one long before it. */
+    nm_err err;
+    store_migrate_limit = 1;
+    store_db *db = store_db_open(path, NULL, &err);
+    store_migrate_limit = 0;
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    ck_assert_int_eq(store_db_schema_version(db), 1);
+    char *title, *text;
+    char *data = read_story("balloons_original", &title, &text);
+    int64_t now = (int64_t)time(NULL);
+    sqlite3 *h = store_db_handle(db);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+        "INSERT INTO stories(id, title, first_seen, last_seen, n_articles) VALUES(1, ?1, ?2, ?2, 1), "
+        " (2, 'x', ?3, ?3, 1);"
+        , -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, title, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now - 3600);
+    sqlite3_bind_int64(st, 3, now - 30 * 86400);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+        "INSERT INTO articles(id, ext_id, ts, first_seen, last_seen, version, current_version_id,"
+        " story_id) VALUES(1, 'recent', ?1, ?1, ?1, 1, 1, 1), (2, 'ancient', ?2, ?2, ?2, 1, 2, 2)",
+        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, now - 3600);
+    sqlite3_bind_int64(st, 2, now - 30 * 86400);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+        "INSERT INTO versions(id, article_id, version, stored_at, content_hash, title, text, minhash)"
+        " VALUES(1, 1, 1, ?1, x'00', ?3, ?4, zeroblob(240)), (2, 2, 1, ?2, x'00', 'Old', 'old words"
+        " of an old story told long ago', zeroblob(240))", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, now - 3600);
+    sqlite3_bind_int64(st, 2, now - 30 * 86400);
+    sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO fts(fts) VALUES('rebuild');"
+                                     "INSERT INTO lsh(key, version_id, seen) VALUES(5, 1, 0)",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    store_db_close(&db);
+
+    db = store_db_open(path, NULL, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    ck_assert_int_eq(store_db_schema_version(db), STORE_SCHEMA_VERSION);
+    h = store_db_handle(db);
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+        "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'lsh'),"
+        " (SELECT count(*) FROM fts_terms WHERE term IN ('balloons', 'old')),"
+        " (SELECT length(minhash) = 240 AND minhash <> zeroblob(240) FROM versions WHERE id = 1),"
+        " (SELECT minhash IS NULL FROM versions WHERE id = 2),"
+        " (SELECT count(*) FROM fts WHERE fts MATCH 'balloons')", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 0);   /* lsh gone */
+    ck_assert_int_eq(sqlite3_column_int(st, 1), 2);   /* the rebuild's terms are in the dictionary */
+    ck_assert_int_eq(sqlite3_column_int(st, 2), 1);   /* recomputed in the new format */
+    ck_assert_int_eq(sqlite3_column_int(st, 3), 1);   /* outside the window: dropped */
+    ck_assert_int_eq(sqlite3_column_int(st, 4), 1);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(fts_integrity(db), 0);
+    free(data);
+    /* The recomputed signature groups a syndicated copy with it. */
+    data = read_story("balloons_syndicated", &title, &text);
+    store_set_clock(db, now);
+    nm_classified c;
+    make_classified(&c, "syndicated", title, text, "border");
+    struct store_ingest_result r;
+    ck_assert_msg(store_ingest(db, &c, &r, &err) == 0, "%s", err.msg);
+    nm_classified_clear(&c);
+    free(data);
+    ck_assert_int_eq(r.story_id, 1);
+    store_db_close(&db);
 }
 END_TEST
 
@@ -546,6 +646,7 @@ static Suite *store_suite(void)
     TCase *tc = tcase_create("db");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_migrations);
+    tcase_add_test(tc, test_migration_from_1);
     tcase_add_test(tc, test_ingest_idempotent);
     tcase_add_test(tc, test_feeds);
     tcase_add_test(tc, test_batches);
