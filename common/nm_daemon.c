@@ -6,6 +6,7 @@
 #include "common/nm_daemon.h"
 #include "common/nm_curve.h"
 #include "common/nm_log.h"
+#include "common/nm_sdnotify.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
@@ -282,17 +282,17 @@ struct nm_bus_opts nm_daemon_bus_opts(const struct nm_common_conf *c)
 
 static void watchdog_ping(nm_loop *loop, void *arg)
 {
-    sd_notify(0, "WATCHDOG=1");
+    nm_sd_notify("WATCHDOG=1");
 }
 
 void nm_daemon_ready(nm_loop *loop, const char *status)
 {
     uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+    if (nm_sd_watchdog_enabled(&usec) > 0) {
         int64_t ms = (int64_t)(usec / 2000);
         nm_loop_add_timer(loop, ms, ms, watchdog_ping, NULL);
     }
-    sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+    nm_sd_notifyf("READY=1\nSTATUS=%s", status);
 }
 
 void nm_daemon_status(const char *fmt, ...)
@@ -302,22 +302,22 @@ void nm_daemon_status(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    sd_notifyf(0, "STATUS=%s", buf);
+    nm_sd_notifyf("STATUS=%s", buf);
 }
 
 void nm_daemon_stopping(void)
 {
-    sd_notify(0, "STOPPING=1");
+    nm_sd_notify("STOPPING=1");
 }
 
 void nm_daemon_reloading(void)
 {
-    sd_notify(0, "RELOADING=1");
+    nm_sd_notify("RELOADING=1");
 }
 
 void nm_daemon_reloaded(void)
 {
-    sd_notify(0, "READY=1");
+    nm_sd_notify("READY=1");
 }
 
 char *nm_daemon_control_name(const struct nm_common_conf *c, const char *kind)

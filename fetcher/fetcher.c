@@ -78,6 +78,14 @@ struct fetcher {
     struct feed_rt **gone;      /* dropped by a reload while polled: freed when their poll ends */
     size_t n_gone;
     struct feed_limits limits;
+    /* Feed requests in flight are bounded (poll_cap): due feeds beyond it
+       wait in the schedule, not as queued transfers, so memory follows
+       the transfers at once, not the number of feeds due. The bound is
+       twice [fetcher] max_transfers: libcurl always has the next ready. */
+    size_t n_polling;
+    size_t tick_next;           /* where the next tick starts looking: no feed waits behind others */
+    int tick_timer;
+    bool tick_waiting;          /* a due feed was left for lack of a slot: tick again when one frees */
     int64_t run_start_ms;       /* epoch ms */
     int exit_code;
     /* counters for the status line and the --once summary */
@@ -548,6 +556,11 @@ static void on_feed_done(void *arg, struct http_result *res)
     struct fetcher *f = pj->f;
     struct feed_rt *r = pj->feed;
     free(pj);
+    f->n_polling--;
+    if (f->tick_waiting && !res->cancelled) {
+        f->tick_waiting = false;
+        nm_loop_timer_reset(f->loop, f->tick_timer, 0);
+    }
     if (res->cancelled)
         return;
     nm_err err;
@@ -606,7 +619,9 @@ static void poll_feed(struct fetcher *f, struct feed_rt *r)
     pj->feed = r;
     r->busy = true;
     f->n_polls++;
+    f->n_polling++;
     if (http_get(f->http, &req, on_feed_done, pj, &err) < 0) {
+        f->n_polling--;
         free(pj);
         poll_failed(f, &sf, err.msg, 0);
         r->next_ms = sf.next_poll_ms;
@@ -622,10 +637,17 @@ static void on_tick(nm_loop *loop, void *arg)
 {
     struct fetcher *f = arg;
     int64_t now = wall_ms();
-    for (size_t i = 0; i < f->n_feeds; i++) {
+    size_t n = f->n_feeds, start = n ? f->tick_next % n : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
         struct feed_rt *r = f->feeds[i];
         if (r->busy || r->next_ms > now || (f->args.once && r->polled))
             continue;
+        if (f->n_polling >= 2 * (size_t)f->conf.max_transfers) {
+            f->tick_waiting = true;
+            f->tick_next = i;
+            break;
+        }
         poll_feed(f, r);
     }
     check_once_done(f);
@@ -947,7 +969,7 @@ int main(int argc, char **argv)
     }
     nm_loop_add_socket(f.loop, f.sub, on_store_event, &f);
     nm_loop_on_signal(f.loop, on_signal, &f);
-    nm_loop_add_timer(f.loop, 0, 1000, on_tick, &f);
+    f.tick_timer = nm_loop_add_timer(f.loop, 0, 1000, on_tick, &f);
     nm_loop_add_timer(f.loop, RETRY_MS, RETRY_MS, on_retry, &f);
     nm_loop_add_timer(f.loop, 60000, PURGE_EVERY_MS, on_purge, &f);
     log_info("newsmon-fetcher %s: %zu feeds from %s, state %s%s", NEWSMON_VERSION, f.n_feeds, f.conf.feeds,

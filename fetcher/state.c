@@ -169,8 +169,10 @@ state_db *state_open(const char *path, bool readonly, nm_err *err)
     }
     sqlite3_busy_timeout(s->db, 5000);
     if (!readonly) {
-        /* A small page cache: the fetcher's working set is one feed's items at a time. */
-        sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512", NULL,
+        /* A small page cache: the fetcher's working set is one feed's items
+           at a time, and a page missed is read from the OS's cache (256 KB
+           instead of 512: 0.25 MB less at the peak of the poll bench). */
+        sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256", NULL,
                      NULL, NULL);
         if (migrate(s, err) < 0) {
             state_close(&s);
