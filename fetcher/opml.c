@@ -260,7 +260,8 @@ size_t opml_load_dir(const char *dir, bool allow_file, struct opml_list *out, nm
         names[n_names++] = nm_xasprintf("%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n_names, sizeof *names, by_name);
+    if (n_names) /* qsort on NULL is undefined even for 0 elements */
+        qsort(names, n_names, sizeof *names, by_name);
     for (size_t i = 0; i < n_names; i++) {
         size_t first = out->n;
         problems += opml_load_file(names[i], allow_file, out, errs);

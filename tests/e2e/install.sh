@@ -161,7 +161,7 @@ for f in "${expect_x[@]}" "${expect_f[@]}"; do
     grep -qx "\./$f" <<<"$files" || bad ".deb lacks /$f"
 done
 info=$(dpkg-deb -I "$deb")
-for lib in libzmq5 libsqlite3-0 libcurl4 libxml2 libsystemd0; do
+for lib in libzmq5 libsqlite3-0 libcurl4 libxml2 libsodium23; do
     grep -q "^ Depends:.*\b$lib\b" <<<"$info" || bad ".deb does not depend on $lib"
 done
 mkdir "$tmp/ctl"
