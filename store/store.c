@@ -43,7 +43,7 @@ static const char *const sync_modes[] = { "normal", "full", NULL };
 #define O(f) offsetof(struct store_conf, f)
 static const nm_conf_key store_keys[] = {
     { "store", "database", NM_CONF_STRING, O(database), STORE_DEFAULT_PATH, 1, 0, "SQLite database" },
-    { "store", "sync", NM_CONF_STRING, O(sync), "normal", 1, 0,
+    { "store", "sync", NM_CONF_STRING, O(sync), "full", 1, 0,
       "normal (a commit survives a crash of the process) or full (also a power cut)", sync_modes },
     { "store", "batch", NM_CONF_INT, O(batch), "500", 1, 100000, "messages written per transaction at most" },
     { "store", "resend_after", NM_CONF_DURATION, O(resend_after), "5m", 1000, 7LL * 86400000,
@@ -172,6 +172,10 @@ static void on_input(nm_loop *loop, void *sock, void *arg)
                 log_warn("dropped a \"%s\" message: the store takes \"classified\" and \"delivered\"",
                          nm_msg_type_name(t));
             json_decref(body);
+            /* A failed write took the batch with it: what is still queued
+               goes to the next batch. */
+            if (!store_batch_usable(s->db))
+                break;
         }
         if (store_commit(s->db, &err) < 0) {
             log_err("commit failed, %zu articles left unconfirmed (the fetchers re-send them): %s", pc.n, err.msg);

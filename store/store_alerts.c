@@ -178,15 +178,11 @@ static char *alert_state(store_db *db, int64_t alert_id, nm_err *err)
     return state;
 }
 
-int store_alert_mark_sent(store_db *db, int64_t alert_id, int64_t now, nm_err *err)
+int store_alert_set_sent(store_db *db, int64_t alert_id, int64_t now, nm_err *err)
 {
     static const char SQL[] =
         "UPDATE alerts SET state = 'sent', sent_at = ?2, attempts = attempts + 1"
         " WHERE id = ?1 AND state IN ('pending', 'sent')";
-    char *state = alert_state(db, alert_id, err);
-    if (!state)
-        return -1;
-    free(state);
     sqlite3_stmt *st = store_prep(db, SQL, err);
     if (!st)
         return -1;
@@ -195,7 +191,22 @@ int store_alert_mark_sent(store_db *db, int64_t alert_id, int64_t now, nm_err *e
     return store_step_done(db, st, err, "marking an alert sent");
 }
 
-static int record_ack(store_db *db, const nm_delivered *d, int64_t now, nm_err *err)
+int store_alert_mark_sent(store_db *db, int64_t alert_id, int64_t now, nm_err *err)
+{
+    if (store_batch_check(db, err) < 0)
+        return -1;
+    char *state = alert_state(db, alert_id, err);
+    if (!state)
+        return -1;
+    free(state);
+    /* One statement: atomic by itself, a failure leaves nothing to undo. */
+    if (store_alert_set_sent(db, alert_id, now, err) < 0)
+        return -1;
+    store_batch_log_mark_sent(db, alert_id, now);
+    return 0;
+}
+
+int store_alert_record(store_db *db, const nm_delivered *d, int64_t now, nm_err *err)
 {
     static const char SQL_CHANNEL[] =
         "INSERT INTO alert_channels(alert_id, channel, status, error, at) VALUES(?1, ?2, ?3, ?4, ?5)"
@@ -247,6 +258,10 @@ int store_alert_delivered(store_db *db, const nm_delivered *d, nm_err *err)
     free(state);
     if (store_tx_begin(db, err) < 0)
         return -1;
-    int ok = record_ack(db, d, store_now(db), err) == 0;
-    return store_tx_end(db, ok, err);
+    int64_t now = store_now(db);
+    int ok = store_alert_record(db, d, now, err) == 0;
+    if (store_tx_end(db, ok, err) < 0)
+        return -1;
+    store_batch_log_delivered(db, d, now);
+    return 0;
 }

@@ -75,12 +75,19 @@ int64_t store_now(store_db *db);
 /* Groups many ingests into one transaction. store_begin when one is open
    already is an error. Without store_begin, each store_ingest is its own
    transaction. Confirm articles only after store_commit returned 0.
-   store_rollback discards everything since store_begin. Each returns 0 or -1. */
+   store_rollback discards everything since store_begin. Each returns 0 or -1.
+   A write that fails inside a batch undoes only its own changes; if that
+   is impossible (the rest of the batch fails again: a full disk), the
+   whole batch is rolled back, later writes in it fail and store_commit
+   returns -1 (docs/store.md, "Batches"). */
 int store_begin(store_db *db, nm_err *err);
 int store_commit(store_db *db, nm_err *err);
 int store_rollback(store_db *db, nm_err *err);
 /* Returns 1 when a store_begin transaction is open, else 0. */
 int store_in_transaction(store_db *db);
+/* Returns 0 when the open batch was rolled back after a failed write (add
+   nothing more to it: store_commit will fail), else 1. */
+int store_batch_usable(store_db *db);
 
 /* ---- ingestion ----------------------------------------------------------- */
 

@@ -597,28 +597,38 @@ static int fast_tokenize(struct nmfold *t, void *ctx, int flags, const char *tex
             i++;
             continue;
         }
-        uint32_t cp;
-        size_t step = next_cp(s + i, &cp);
-        uint64_t e = cp_entry(t, cp, &scratch);
-        if ((e & TK_CLASS) != TK_START) {
-            i += step;
-            continue;
-        }
         size_t start = i;
         int u61 = 0;
         b.len = 0;
+        uint32_t cp = 0;
+        size_t step = 0;
+        uint64_t e = 0;
+        if (s[i] >= 0x80) {
+            step = next_cp(s + i, &cp);
+            e = cp_entry(t, cp, &scratch);
+            if ((e & TK_CLASS) != TK_START) {
+                i += step;
+                continue;
+            }
+        }
         for (;;) {
-            u61 |= (e & TK_U61) != 0;
-            tok_append(t, &b, cp, e, &scratch);
-            i += step;
+            if (step) {
+                u61 |= (e & TK_U61) != 0;
+                tok_append(t, &b, cp, e, &scratch);
+                i += step;
+            }
             /* A run of ASCII token characters, one byte each. */
-            while (i < len && s[i] < 0x80 && ascii_fold[s[i]]) {
-                tok_room(&b, 1);
-                b.data[b.len++] = (char)ascii_fold[s[i++]];
+            size_t run = i;
+            while (run < len && s[run] < 0x80 && ascii_fold[s[run]])
+                run++;
+            if (run > i) {
+                tok_room(&b, run - i);
+                for (; i < run; i++)
+                    b.data[b.len++] = (char)ascii_fold[s[i]];
                 u61 = 1;
             }
-            if (i >= len)
-                break;
+            if (i >= len || (s[i] < 0x80 && !ascii_fold[s[i]]))
+                break;   /* the end, or an ASCII separator */
             step = next_cp(s + i, &cp);
             e = cp_entry(t, cp, &scratch);
             if ((e & TK_CLASS) == TK_SEP)

@@ -15,11 +15,11 @@
  * that grew a new angle (say, drones added to a border story) should.
  * A new version keeps its article's story.
  *
- * Inside store_begin's batch each ingest runs in a savepoint, so a bad
- * article undoes only its own writes. FTS5 flushes its pending terms to a
- * new index segment at every savepoint, which made batches twenty times
- * slower; so in a batch the full-text rows are written at store_commit
- * (store_fts_defer / store_fts_flush), in one go.
+ * Inside store_begin's batch a failed article undoes only its own writes
+ * (through the batch's log, store_batch.c). The full-text rows of a batch
+ * are written at store_commit (store_fts_defer / store_fts_flush), in one
+ * go: FTS5 writes a new index segment at every savepoint and at every
+ * statement that takes one, which made batches twenty times slower.
  */
 #include "store/store_internal.h"
 
@@ -150,45 +150,62 @@ static int find_article(store_db *db, const char *ext_id, const unsigned char ha
     return 1;
 }
 
-/* Runs a statement whose single result is an id (RETURNING). Returns it or -1. */
-static int64_t step_id(store_db *db, sqlite3_stmt *st, nm_err *err, const char *doing)
+/* Runs an INSERT. Returns the new row's id, or -1. (Not RETURNING: it
+   buffers its rows in an ephemeral table, a B-tree opened and closed per
+   statement, which cost an eighth of the ingest's instructions.) */
+static int64_t insert_id(store_db *db, sqlite3_stmt *st, nm_err *err, const char *doing)
 {
-    int64_t id = -1;
+    return store_step_done(db, st, err, doing) < 0 ? -1 : sqlite3_last_insert_rowid(db->h);
+}
+
+/* Returns the integer in the first column of st's single row (0 when
+   there is no row), or -1. */
+static int64_t step_int(store_db *db, sqlite3_stmt *st, nm_err *err, const char *doing)
+{
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
-    else
-        store_sql_err(db, err, doing);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        v = store_sql_err(db, err, doing);
     sqlite3_reset(st);
-    return id;
+    return v;
 }
 
 /* Inserts or refreshes the feed. Returns its id, 0 when the article names
    no feed, or -1. */
 static int64_t upsert_feed(store_db *db, const nm_article *a, int is_new, int64_t now, nm_err *err)
 {
-    static const char SQL[] =
-        "INSERT INTO feeds(url, title, first_seen, last_seen, n_articles) VALUES(?1, ?2, ?3, ?3, ?4)"
-        " ON CONFLICT(url) DO UPDATE SET last_seen = excluded.last_seen,"
-        " title = coalesce(excluded.title, title), n_articles = n_articles + excluded.n_articles"
-        " RETURNING id";
+    static const char SQL_FIND[] = "SELECT id FROM feeds WHERE url = ?";
+    static const char SQL_NEW[] =
+        "INSERT INTO feeds(url, title, first_seen, last_seen, n_articles) VALUES(?1, ?2, ?3, ?3, ?4)";
+    static const char SQL_SEEN[] =
+        "UPDATE feeds SET last_seen = ?3, title = coalesce(?2, title), n_articles = n_articles + ?4"
+        " WHERE id = ?1";
     if (!a->feed || !*a->feed)
         return 0;
-    sqlite3_stmt *st = store_prep(db, SQL, err);
+    sqlite3_stmt *st = store_prep(db, SQL_FIND, err);
     if (!st)
         return -1;
     store_bind_text(st, 1, a->feed);
+    int64_t id = step_int(db, st, err, "looking up the feed");
+    if (id < 0 || !(st = store_prep(db, id ? SQL_SEEN : SQL_NEW, err)))
+        return -1;
+    if (id)
+        sqlite3_bind_int64(st, 1, id);
+    else
+        store_bind_text(st, 1, a->feed);
     store_bind_text(st, 2, a->feed_title && *a->feed_title ? a->feed_title : NULL);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, is_new ? 1 : 0);
-    return step_id(db, st, err, "storing the feed");
+    if (id)
+        return store_step_done(db, st, err, "storing the feed") < 0 ? -1 : id;
+    return insert_id(db, st, err, "storing the feed");
 }
 
 /* Joins story_id, or starts a new story when it is 0. Returns the story id or -1. */
 static int64_t join_story(store_db *db, int64_t story_id, const char *title, int64_t now, nm_err *err)
 {
     static const char SQL_NEW[] =
-        "INSERT INTO stories(title, first_seen, last_seen, n_articles) VALUES(?, ?, ?, 1) RETURNING id";
+        "INSERT INTO stories(title, first_seen, last_seen, n_articles) VALUES(?, ?, ?, 1)";
     static const char SQL_JOIN[] =
         "UPDATE stories SET last_seen = max(last_seen, ?2), n_articles = n_articles + 1 WHERE id = ?1";
     sqlite3_stmt *st = store_prep(db, story_id ? SQL_JOIN : SQL_NEW, err);
@@ -202,7 +219,7 @@ static int64_t join_story(store_db *db, int64_t story_id, const char *title, int
     store_bind_text(st, 1, title);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, now);
-    return step_id(db, st, err, "starting a story");
+    return insert_id(db, st, err, "starting a story");
 }
 
 static int64_t insert_article(store_db *db, const nm_classified *c, int64_t feed_id,
@@ -210,7 +227,7 @@ static int64_t insert_article(store_db *db, const nm_classified *c, int64_t feed
 {
     static const char SQL[] =
         "INSERT INTO articles(ext_id, feed_id, link, published, ts, first_seen, last_seen, version,"
-        " story_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7) RETURNING id";
+        " story_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)";
     const nm_article *a = &c->article;
     sqlite3_stmt *st = store_prep(db, SQL, err);
     if (!st)
@@ -224,7 +241,7 @@ static int64_t insert_article(store_db *db, const nm_classified *c, int64_t feed
     sqlite3_bind_int64(st, 5, ts >= 0 ? ts : now);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, story_id);
-    return step_id(db, st, err, "storing the article");
+    return insert_id(db, st, err, "storing the article");
 }
 
 /* Returns a JSON array of the categories (malloc'd), or NULL when none. */
@@ -248,7 +265,7 @@ static int64_t insert_version(store_db *db, const nm_classified *c, int64_t arti
     static const char SQL[] =
         "INSERT INTO versions(article_id, version, stored_at, content_hash, title, summary, text,"
         " updated, author, lang, categories, page, ruleset, minhash)"
-        " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";
+        " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const nm_article *a = &c->article;
     sqlite3_stmt *st = store_prep(db, SQL, err);
     if (!st)
@@ -269,7 +286,7 @@ static int64_t insert_version(store_db *db, const nm_classified *c, int64_t arti
     store_bind_text(st, 13, c->ruleset);
     if (sig->n_shingles)
         sqlite3_bind_blob(st, 14, sig->min, sizeof sig->min, SQLITE_STATIC);
-    int64_t id = step_id(db, st, err, "storing the article version");
+    int64_t id = insert_id(db, st, err, "storing the article version");
     free(cats);
     return id;
 }
@@ -378,23 +395,26 @@ static int has_new_theme(store_db *db, const nm_classified *c, int64_t article, 
 static int queue_alert(store_db *db, int64_t version_id, int64_t story_id, int64_t now,
                        struct store_ingest_result *res, nm_err *err)
 {
-    static const char SQL_BUMP[] =
-        "UPDATE stories SET n_alerts = n_alerts + 1 WHERE id = ? RETURNING n_alerts - 1";
+    static const char SQL_COUNT[] = "SELECT n_alerts FROM stories WHERE id = ?";
+    static const char SQL_BUMP[] = "UPDATE stories SET n_alerts = n_alerts + 1 WHERE id = ?";
     static const char SQL_ALERT[] =
-        "INSERT INTO alerts(version_id, story_id, followup, created_at) VALUES(?, ?, ?, ?)"
-        " RETURNING id";
-    sqlite3_stmt *st = store_prep(db, SQL_BUMP, err);
+        "INSERT INTO alerts(version_id, story_id, followup, created_at) VALUES(?, ?, ?, ?)";
+    sqlite3_stmt *st = store_prep(db, SQL_COUNT, err);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, story_id);
-    int64_t followup = step_id(db, st, err, "counting the story's alerts");
-    if (followup < 0 || !(st = store_prep(db, SQL_ALERT, err)))
+    int64_t followup = step_int(db, st, err, "counting the story's alerts");
+    if (followup < 0 || !(st = store_prep(db, SQL_BUMP, err)))
+        return -1;
+    sqlite3_bind_int64(st, 1, story_id);
+    if (store_step_done(db, st, err, "counting the story's alerts") < 0 ||
+        !(st = store_prep(db, SQL_ALERT, err)))
         return -1;
     sqlite3_bind_int64(st, 1, version_id);
     sqlite3_bind_int64(st, 2, story_id);
     sqlite3_bind_int64(st, 3, followup);
     sqlite3_bind_int64(st, 4, now);
-    int64_t id = step_id(db, st, err, "queueing the alert");
+    int64_t id = insert_id(db, st, err, "queueing the alert");
     if (id < 0)
         return -1;
     res->alert_id = id;
@@ -402,11 +422,53 @@ static int queue_alert(store_db *db, int64_t version_id, int64_t story_id, int64
     return 0;
 }
 
-/* The body of store_ingest, inside its transaction or savepoint. */
-static int ingest_tx(store_db *db, const nm_classified *c, struct store_ingest_result *res, nm_err *err)
+static char *dup0(const char *s)
+{
+    return s ? nm_xstrdup(s) : NULL;
+}
+
+/* Every field store_ingest_run reads must be copied here: the batch log
+   (store_batch.c) redoes articles from these copies. */
+void store_ingest_copy(nm_classified *dst, const nm_classified *src)
+{
+    const nm_article *a = &src->article;
+    nm_article *b = &dst->article;
+    b->id = dup0(a->id);
+    b->link = dup0(a->link);
+    b->title = dup0(a->title);
+    b->summary = dup0(a->summary);
+    b->text = dup0(a->text);
+    b->published = dup0(a->published);
+    b->updated = dup0(a->updated);
+    b->author = dup0(a->author);
+    for (size_t i = 0; i < a->n_categories; i++)
+        if (a->categories[i])
+            nm_article_add_category(b, a->categories[i]);
+    b->lang = dup0(a->lang);
+    b->feed = dup0(a->feed);
+    b->feed_title = dup0(a->feed_title);
+    b->page = dup0(a->page);
+    dst->ruleset = dup0(src->ruleset);
+    if (src->n_themes) {
+        dst->themes = nm_xcalloc(src->n_themes, sizeof *dst->themes);
+        for (size_t i = 0; i < src->n_themes; i++) {
+            const nm_theme_hit *h = &src->themes[i];
+            nm_theme_hit *k = &dst->themes[i];
+            k->id = dup0(h->id);
+            k->severity = dup0(h->severity);
+            k->score = h->score;
+            k->matches = h->matches ? json_deep_copy(h->matches) : NULL;
+        }
+        dst->n_themes = src->n_themes;
+    }
+}
+
+/* The body of store_ingest, inside its transaction (or batch), with the
+   clock at now. */
+int store_ingest_run(store_db *db, const nm_classified *c, int64_t now, struct store_ingest_result *res,
+                     nm_err *err)
 {
     const nm_article *a = &c->article;
-    int64_t now = store_now(db);
     unsigned char hash[16];
     content_hash(a, hash);
     struct existing ex = { 0 };
@@ -466,12 +528,16 @@ int store_ingest(store_db *db, const nm_classified *c, struct store_ingest_resul
         return nm_err_set(err, "%s: opened read-only", db->path);
     if (validate(c, err) < 0 || store_tx_begin(db, err) < 0)
         return -1;
-    int ok = ingest_tx(db, c, res, err) == 0;
+    int64_t now = store_now(db);
+    int ok = store_ingest_run(db, c, now, res, err) == 0;
     if (store_tx_end(db, ok, err) < 0) {
         memset(res, 0, sizeof *res);
         return -1;
     }
-    if (db->in_batch && res->status != STORE_INGEST_UNCHANGED)
+    /* An unchanged article wrote nothing: nothing to index or redo. */
+    if (db->in_batch && res->status != STORE_INGEST_UNCHANGED) {
         store_fts_defer(db, res->version_id);
+        store_batch_log_ingest(db, c, now, res);
+    }
     return 0;
 }

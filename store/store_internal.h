@@ -26,12 +26,19 @@ struct stmt_slot {
     sqlite3_stmt *stmt;
 };
 
+struct store_batch_op;
+
 struct store_db {
     sqlite3 *h;
     char *path;
     struct store_options opt;
     int64_t clock;            /* store_set_clock override; 0 = time(NULL) */
     int in_batch;             /* store_begin is open */
+    int batch_logged;         /* in_batch: writes take no savepoint, they are logged (store_batch.c) */
+    int batch_broken;         /* in_batch: a redo failed and the transaction was rolled back */
+    struct store_batch_op *ops; /* the batch's log */
+    size_t n_ops, cap_ops;
+    size_t ops_bytes;         /* input bytes copied into the log */
     struct stmt_slot *stmts;  /* prepared once, reused (reset before use) */
     size_t n_stmts, cap_stmts;
     nm_buf fold;              /* scratch for store_fold */
@@ -46,6 +53,9 @@ struct store_db {
 /* Tests only: when > 0, store_db_open migrates no further than this
    schema version (to build a database of an older schema). */
 extern int store_migrate_limit;
+/* Bytes of input a batch's log may copy before the rest of the batch
+   takes a savepoint per operation instead (store_batch.c; tests lower it). */
+extern size_t store_batch_log_max;
 
 /* Returns the cached statement for sql (a static string: its address is
    the key), reset and unbound, or NULL with err. */
@@ -60,13 +70,43 @@ int store_step_done(store_db *db, sqlite3_stmt *stmt, nm_err *err, const char *d
 /* Binds text, or NULL when s is NULL. Returns the sqlite3_bind_* result. */
 int store_bind_text(sqlite3_stmt *st, int i, const char *s);
 
-/* Starts one operation's writes: its own transaction, or a savepoint
-   inside store_begin's. Returns 0 or -1. */
+/* ---- transactions (store_batch.c) ---- */
+
+/* Starts one operation's writes: its own transaction, or inside
+   store_begin's nothing (the batch's log undoes) or a savepoint (once the
+   log is full). Returns 0, or -1 with err (also when the batch is broken). */
 int store_tx_begin(store_db *db, nm_err *err);
 /* Ends what store_tx_begin started: commits (releases) when ok, else
-   rolls back only this operation's writes. Returns 0, or -1 when !ok or
-   the commit failed. */
+   undoes only this operation's writes. Returns 0, or -1 when !ok or the
+   commit failed. */
 int store_tx_end(store_db *db, int ok, nm_err *err);
+/* After an operation failed in a logging batch: takes the batch back to
+   store_begin and does its log again; when that fails, rolls the whole
+   transaction back and marks the batch broken (err says so). Returns -1. */
+int store_batch_failed(store_db *db, nm_err *err);
+/* Returns 0, or -1 with err when the open batch is broken. */
+int store_batch_check(store_db *db, nm_err *err);
+/* Log a write that succeeded in a batch (copies what they need; nothing
+   happens outside a batch or once it stopped logging). */
+void store_batch_log_ingest(store_db *db, const nm_classified *c, int64_t now,
+                            const struct store_ingest_result *res);
+void store_batch_log_delivered(store_db *db, const nm_delivered *d, int64_t now);
+void store_batch_log_mark_sent(store_db *db, int64_t alert_id, int64_t now);
+void store_batch_log_prune(store_db *db, int text_days, int matches_days, int64_t now);
+/* Frees the log (store_db_close). */
+void store_batch_free(store_db *db);
+
+/* The writes of each operation without their transaction, for the redo.
+   Each returns 0 or -1 with err. */
+int store_ingest_run(store_db *db, const nm_classified *c, int64_t now,
+                     struct store_ingest_result *res, nm_err *err);
+int store_alert_record(store_db *db, const nm_delivered *d, int64_t now, nm_err *err);
+int store_alert_set_sent(store_db *db, int64_t alert_id, int64_t now, nm_err *err);
+/* (The caller flushes the deferred index rows first.) */
+int store_prune_run(store_db *db, int text_days, int matches_days, int64_t now,
+                    struct store_prune_result *res, nm_err *err);
+/* Copies into dst (initialised) every field of src that store_ingest_run reads. */
+void store_ingest_copy(nm_classified *dst, const nm_classified *src);
 
 /* Remembers a version to index at store_commit. */
 void store_fts_defer(store_db *db, int64_t version_id);

@@ -33,7 +33,7 @@ static int64_t run_cutoff(store_db *db, const char *sql, int64_t cutoff, nm_err 
     return sqlite3_changes64(db->h);
 }
 
-static int prune_tx(store_db *db, int text_days, int matches_days, int64_t now,
+int store_prune_run(store_db *db, int text_days, int matches_days, int64_t now,
                     struct store_prune_result *res, nm_err *err)
 {
     /* Only current, unpruned versions (the fts_src view) are in the index:
@@ -79,11 +79,21 @@ int store_prune(store_db *db, int text_days, int matches_days, int64_t now,
     memset(res, 0, sizeof *res);
     if (db->opt.read_only)
         return nm_err_set(err, "%s: opened read-only", db->path);
-    /* Deferred index rows first, so the prune sees (and removes) them. */
-    if ((db->in_batch && store_fts_flush(db, err) < 0) || store_tx_begin(db, err) < 0)
+    if (store_batch_check(db, err) < 0)
         return -1;
-    int ok = prune_tx(db, text_days, matches_days, now, res, err) == 0;
-    return store_tx_end(db, ok, err);
+    /* Deferred index rows first, so the prune sees (and removes) them. */
+    if (db->in_batch && store_fts_flush(db, err) < 0) {
+        if (db->batch_logged)
+            store_batch_failed(db, err);
+        return -1;
+    }
+    if (store_tx_begin(db, err) < 0)
+        return -1;
+    int ok = store_prune_run(db, text_days, matches_days, now, res, err) == 0;
+    if (store_tx_end(db, ok, err) < 0)
+        return -1;
+    store_batch_log_prune(db, text_days, matches_days, now);
+    return 0;
 }
 
 /* Copies src into dst page by page, waiting while the source is locked. */

@@ -190,6 +190,47 @@ static void feed_folded(struct words *w, utf8proc_int32_t cp, const unsigned cha
     }
 }
 
+/* ASCII folded for words: letters to lower case, digits as they are,
+   0 for everything else (a separator). */
+static const unsigned char ascii_word[128] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+    ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+    ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+    ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+    ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+    ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+    ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+};
+
+/* Reads the run of ASCII at s[*i..n) into w (the common case, in local
+   variables: half the instructions of going through w). */
+static void split_ascii(const unsigned char *s, size_t n, size_t *pi, struct words *w)
+{
+    size_t i = *pi, nw = w->n;
+    uint64_t cur = w->cur;
+    int in_word = w->in_word;
+    for (; i < n && s[i] < 0x80 && nw < w->max; i++) {
+        unsigned char lc = ascii_word[s[i]];
+        if (lc) {
+            if (!in_word) {
+                in_word = 1;
+                cur = FNV_OFFSET;
+            }
+            cur = (cur ^ lc) * FNV_PRIME;
+        } else if (in_word) {
+            w->hash[nw++] = cur;
+            in_word = 0;
+        }
+    }
+    w->n = nw;
+    w->cur = cur;
+    w->in_word = in_word;
+    *pi = i;
+}
+
 /* Splits s[0..n) into folded words, appending their hashes to w. */
 static void split_words(const char *text, size_t n, struct words *w, nm_buf *scratch)
 {
@@ -197,20 +238,8 @@ static void split_words(const char *text, size_t n, struct words *w, nm_buf *scr
     size_t i = 0;
     while (i < n && w->n < w->max) {
         unsigned char c = s[i];
-        if (c < 0x80) {   /* ASCII: letters fold to lower case, letters and digits make words */
-            unsigned char lc = (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? (c | 0x20)
-                               : c >= '0' && c <= '9'                 ? c
-                                                                       : 0;
-            if (!lc) {
-                word_end(w);
-            } else {
-                if (!w->in_word) {
-                    w->in_word = 1;
-                    w->cur = FNV_OFFSET;
-                }
-                w->cur = (w->cur ^ lc) * FNV_PRIME;
-            }
-            i++;
+        if (c < 0x80) {
+            split_ascii(s, n, &i, w);
             continue;
         }
         utf8proc_int32_t cp;

@@ -18,7 +18,9 @@
  * usage: store_bench DIR [N]   (run.sh builds and runs it)
  * NM_BENCH_PROFILE=1 adds, on stderr, the time spent per SQL statement
  * during ingestion and the searches slower than 20 ms;
- * NM_BENCH_INGEST_ONLY=1 stops after the ingestion (for callgrind/perf).
+ * NM_BENCH_INGEST_ONLY=1 stops after the ingestion (for callgrind/perf);
+ * NM_BENCH_SYNC=normal measures with [store] sync = normal (default: full,
+ * the daemon's default).
  * The last line is machine-readable:
  *   BENCH store ingest_per_s=X sqlite3_per_s=Y sqlite3_fts_per_s=Z
  *         ratio_to_sqlite3=X/Y search_p50_ms=A search_p99_ms=B
@@ -241,6 +243,9 @@ int main(int argc, char **argv)
     nm_err err;
     struct store_options opt;
     store_options_default(&opt);
+    const char *sync = getenv("NM_BENCH_SYNC");
+    if (sync && strcmp(sync, "normal") == 0)
+        opt.sync = STORE_SYNC_NORMAL;
     store_db *db = store_db_open(path, &opt, &err);
     if (!db) {
         fprintf(stderr, "%s\n", err.msg);
@@ -283,8 +288,9 @@ int main(int argc, char **argv)
     double rate = n / (ingest_ms / 1000.0);
     printf("articles: %d (alerts %lld, joined an existing story %lld)\n", n, (long long)alerts,
            (long long)grouped);
-    printf("store_ingest (FTS, stories, matches, alerts; batches of %d): %.0f ms = %.0f articles/s "
-           "(target >= 5000)\n", BATCH, ingest_ms, rate);
+    printf("store_ingest (FTS, stories, matches, alerts; batches of %d, sync %s): %.0f ms = %.0f "
+           "articles/s (target >= 5000)\n", BATCH, opt.sync == STORE_SYNC_FULL ? "full" : "normal",
+           ingest_ms, rate);
     printf("store_ingest CPU time: %.0f ms = %.0f articles per CPU second\n", ingest_cpu_ms,
            n / (ingest_cpu_ms / 1000.0));
     fflush(stdout);

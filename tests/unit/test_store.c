@@ -320,6 +320,147 @@ START_TEST(test_batches)
 }
 END_TEST
 
+/* The titles whose alert fails to insert (a write that fails after
+   validation, at the end of an article): those starting with
+   fail_prefix. */
+static char fail_prefix[32];
+
+static void fail_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *t = (const char *)sqlite3_value_text(argv[0]);
+    sqlite3_result_int(ctx, fail_prefix[0] && t && strncmp(t, fail_prefix, strlen(fail_prefix)) == 0);
+}
+
+static void inject_failures(store_db *db)
+{
+    sqlite3 *h = store_db_handle(db);
+    fail_prefix[0] = '\0';
+    ck_assert_int_eq(sqlite3_create_function(h, "test_fail", 1, SQLITE_UTF8, NULL, fail_fn, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "CREATE TEMP TRIGGER fail_alert BEFORE INSERT ON main.alerts"
+                                     " WHEN test_fail((SELECT title FROM versions WHERE id = NEW.version_id))"
+                                     " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                                  NULL, NULL, NULL), SQLITE_OK);
+}
+
+static int64_t ingest_r(store_db *db, const char *id, const char *title, const char *text,
+                        const char *themes, struct store_ingest_result *r, nm_err *err)
+{
+    nm_classified c;
+    make_classified(&c, id, title, text, themes);
+    int rc = store_ingest(db, &c, r, err);
+    nm_classified_clear(&c);
+    return rc;
+}
+
+#define LONG_TEXT(w) "the " w " report on the border crossing said that troops moved north at night"
+#define OTHER_TEXT "heavy rain flooded the valley and the river bvword rose over its banks by morning"
+
+/* An article that fails after some of its rows were written, in a batch
+   with other writes: only its own writes go (log_max 0: the batch's
+   log redoes the others; 1: each write has its savepoint). */
+static void check_failed_write_in_batch(size_t log_max)
+{
+    store_batch_log_max = log_max ? log_max : (size_t)64 << 20;
+    store_db *db = open_db();
+    inject_failures(db);
+    nm_err err = { "" };
+    struct store_ingest_result ra, rb, rc, rold;
+    ck_assert_int_eq(ingest_r(db, "old", "Old news", LONG_TEXT("first"), "military", &rold, &err), 0);
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ck_assert_int_eq(ingest_r(db, "a", "Alpha", LONG_TEXT("alphaword"), "military", &ra, &err), 0);
+    nm_delivered d = { rold.alert_id, (char *)"log", (char *)"ok", NULL };
+    ck_assert_int_eq(store_alert_delivered(db, &d, &err), 0);
+    ck_assert_int_eq(store_alert_mark_sent(db, ra.alert_id, T0 + 5, &err), 0);
+    strcpy(fail_prefix, "Bravo");
+    ck_assert_int_eq(ingest_r(db, "b", "Bravo", OTHER_TEXT, "military,border", &rb, &err), -1);
+    ck_assert_msg(strstr(err.msg, "injected failure") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "none of it") == NULL, "%s", err.msg);
+    fail_prefix[0] = '\0';
+    ck_assert_int_eq(ingest_r(db, "c", "Charlie", LONG_TEXT("charlieword"), "military", &rc, &err), 0);
+    /* Nothing of b's is left: c takes the ids b had. */
+    ck_assert_int_eq(rc.version_id, ra.version_id + 1);
+    ck_assert_int_eq(rc.alert_id, ra.alert_id + 1);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+
+    struct store_counts k = counts(db);
+    ck_assert_int_eq(k.articles, 3);
+    ck_assert_int_eq(k.versions, 3);
+    ck_assert_int_eq(k.alerts_delivered, 1);
+    ck_assert_int_eq(k.alerts_sent, 1);
+    ck_assert_int_eq(k.alerts_pending, 1);
+    ck_assert_int_eq(fts_count(db, "alphaword"), 1);
+    ck_assert_int_eq(fts_count(db, "bvword"), 0);
+    ck_assert_int_eq(fts_count(db, "charlieword"), 1);
+    ck_assert_int_eq(fts_integrity(db), 0);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db_handle(db), "SELECT n_articles FROM feeds", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    /* b left nothing in the story index either: its first version, the
+       most similar, would lead to a story that is gone (the foreign key
+       would refuse the article). */
+    ck_assert_int_eq(ingest_r(db, "b", "Bravo", OTHER_TEXT, "military", &rb, &err), 0);
+    ck_assert_int_eq(rb.status, STORE_INGEST_NEW);
+    ck_assert_int_eq(rb.followup, 0);
+    store_db_close(&db);
+    store_batch_log_max = (size_t)64 << 20;
+}
+
+START_TEST(test_batch_failed_write)
+{
+    check_failed_write_in_batch(0);
+}
+END_TEST
+
+START_TEST(test_batch_failed_write_savepoints)
+{
+    check_failed_write_in_batch(1);
+}
+END_TEST
+
+START_TEST(test_batch_broken)
+{
+    /* The redo fails too: the whole batch is rolled back and says so. */
+    store_db *db = open_db();
+    inject_failures(db);
+    nm_err err = { "" };
+    struct store_ingest_result r;
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ck_assert_int_eq(ingest_r(db, "d1", "Delta one", LONG_TEXT("deltaword"), "military", &r, &err), 0);
+    strcpy(fail_prefix, "Delta");
+    ck_assert_int_eq(ingest_r(db, "d2", "Delta two", LONG_TEXT("other"), "military", &r, &err), -1);
+    ck_assert_msg(strstr(err.msg, "none of it was stored") != NULL, "%s", err.msg);
+    fail_prefix[0] = '\0';
+    ck_assert_int_eq(store_in_transaction(db), 1);
+    ck_assert_int_eq(ingest_r(db, "e", "Echo", LONG_TEXT("echoword"), NULL, &r, &err), -1);
+    ck_assert_msg(strstr(err.msg, "rolled back") != NULL, "%s", err.msg);
+    ck_assert_int_eq(store_alert_mark_sent(db, 1, T0, &err), -1);
+    ck_assert_int_eq(store_prune(db, 1, 1, T0, NULL, &err), -1);
+    ck_assert_int_eq(store_commit(db, &err), -1);
+    ck_assert_msg(strstr(err.msg, "nothing of it was stored") != NULL, "%s", err.msg);
+    ck_assert_int_eq(store_in_transaction(db), 0);
+    ck_assert_int_eq(counts(db).articles, 0);
+    ck_assert_int_eq(counts(db).stories, 0);
+
+    /* The next batch starts clean. */
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ck_assert_int_eq(ingest_r(db, "d1", "Delta one", LONG_TEXT("deltaword"), "military", &r, &err), 0);
+    ck_assert_int_eq(store_rollback(db, &err), 0);
+    ck_assert_int_eq(store_begin(db, &err), 0);
+    ck_assert_int_eq(ingest_r(db, "d1", "Delta one", LONG_TEXT("deltaword"), "military", &r, &err), 0);
+    ck_assert_int_eq(r.status, STORE_INGEST_NEW);
+    ck_assert_int_eq(store_commit(db, &err), 0);
+    ck_assert_int_eq(counts(db).articles, 1);
+    ck_assert_int_eq(fts_count(db, "deltaword"), 1);
+    ck_assert_int_eq(fts_integrity(db), 0);
+    store_db_close(&db);
+}
+END_TEST
+
 struct collected {
     int n;
     int64_t ids[16];
@@ -650,6 +791,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_ingest_idempotent);
     tcase_add_test(tc, test_feeds);
     tcase_add_test(tc, test_batches);
+    tcase_add_test(tc, test_batch_failed_write);
+    tcase_add_test(tc, test_batch_failed_write_savepoints);
+    tcase_add_test(tc, test_batch_broken);
     tcase_add_test(tc, test_alert_queue);
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_backup);
