@@ -105,20 +105,23 @@ def page_long_cl(h):
 # The short Content-Length leaves its surplus on a kept-alive connection;
 # libcurl reuses that connection for the next request to the same server,
 # which then reads the surplus as its status line ("Received HTTP/0.9").
-# The lie can only hurt its own server's other requests, so it gets one
-# of its own here, and the other cases are judged on their own.
+# The lie can only hurt its own server's other requests, so each lying
+# Content-Length gets a server of its own here (the feed's and the
+# page's too: which of the two is fetched first is up to the schedule),
+# and the other cases are judged on their own.
 liar = Server()
+page_liar = Server()
 srv.route("/silent.xml", silent)
 liar.route("/short-cl.xml", short_cl)
 srv.route("/long-cl.xml", long_cl)
 srv.route("/page-silent.html", silent)
 srv.route("/page-long-cl.html", page_long_cl)
-liar.route("/page-short-cl.html",
+page_liar.route("/page-short-cl.html",
            lambda h: short_cl(h, page("Short", ["Belarus: a page cut short by its Content-Length, "
                                                 "with a long paragraph " * 5]).encode(), "text/html"))
 srv.static("/pages.xml", rss("Pages", [("p-silent", "P silent", srv.url("/page-silent.html"), "S1"),
                                         ("p-long", "P long", srv.url("/page-long-cl.html"), "S2"),
-                                        ("p-short", "P short", liar.url("/page-short-cl.html"), "S3")]),
+                                        ("p-short", "P short", page_liar.url("/page-short-cl.html"), "S3")]),
            ctype="application/rss+xml")
 
 tls_garbage_port = raw_server(garbage_tls)
@@ -188,4 +191,5 @@ finally:
     fx.close()
     srv.close()
     liar.close()
+    page_liar.close()
 print("PASS")
