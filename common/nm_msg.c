@@ -328,7 +328,9 @@ int nm_theme_hit_from_json(const json_t *j, nm_theme_hit *h, nm_err *err)
     h->id = nm_xstrdup(json_string_value(id));
     h->severity = nm_xstrdup(json_string_value(sev));
     h->score = json_integer_value(score);
-    h->matches = m ? json_deep_copy(m) : json_array();
+    /* Shared, not copied (as nm_theme_hit_to_json shares it): nothing
+       modifies a decoded match list, and the lists are most of an alert. */
+    h->matches = m ? json_incref((json_t *)m) : json_array();
     return 0;
 }
 

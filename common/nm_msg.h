@@ -91,7 +91,8 @@ void nm_classified_init(nm_classified *c);
 void nm_classified_clear(nm_classified *c);
 json_t *nm_classified_to_json(const nm_classified *c);
 int nm_classified_from_json(const json_t *j, nm_classified *c, nm_err *err);
-/* Validates and copies one theme hit object. */
+/* Validates and copies one theme hit object (its "matches" array is
+   shared with j, a new reference: read it, do not modify it). */
 int nm_theme_hit_from_json(const json_t *j, nm_theme_hit *h, nm_err *err);
 json_t *nm_theme_hit_to_json(const nm_theme_hit *h);
 void nm_theme_hit_clear(nm_theme_hit *h);

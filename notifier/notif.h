@@ -15,8 +15,11 @@
  *   notif_http.c    libcurl's multi interface driven by nm_loop
  *   notif_exec.c    the exec channel's child processes
  *   notif_send.c    one attempt of one message on one channel, per type
+ *   notif_item.c    the alerts held while they wait: decoded while among
+ *                   the most recently used, else reduced to their JSON text
  *   notif_engine.c  the delivery engine: dedup, routing, flood control,
- *                   retries, acknowledgements
+ *                   per-channel slots, retries, grouped records,
+ *                   acknowledgements
  * notifier.c is the daemon's main around the engine. docs/alerts.md is the
  * operator's view of all this.
  */
@@ -57,6 +60,7 @@ typedef struct notif_channel {
     notif_type type;
     int64_t retries;          /* attempts after the first */
     int64_t retry_base, retry_max, timeout;   /* ms */
+    int64_t parallel;         /* messages under way at once on this channel; the rest wait their turn */
     char *path;               /* jsonl */
     char *url;                /* webhook, slack, mattermost, teams (plain or secret) */
     char *method;             /* webhook: POST or PUT */
@@ -174,6 +178,7 @@ typedef struct notif_msg {
     const nm_alert *const *alerts;
     const json_t *const *raws;         /* each alert's JSON as received */
     size_t n;
+    int retry;                         /* an earlier attempt failed: use a new connection */
 } notif_msg;
 
 /* NOTIF_MK_TGHTML: Telegram's HTML subset (no <br>, lists or <mark>). */
@@ -199,8 +204,9 @@ int notif_template_check(const char *tmpl, nm_err *err);
    JSON-escaped, {{alert_json}} raw). */
 char *notif_template_render(const char *tmpl, const notif_msg *m);
 
-/* Returns the alert JSON as received plus "channel" (and the extra
-   fields given), as a new reference. */
+/* Returns the alert JSON as received plus "channel", as a new reference:
+   a new top-level object whose nested values are shared with raw (add
+   top-level keys to it; change nothing below them). */
 json_t *notif_alert_json(const json_t *raw, const char *channel);
 
 /* ---- state database ------------------------------------------------------- */
@@ -217,6 +223,12 @@ int notif_db_lookup(notif_db *db, int64_t alert_id, const char *channel, char **
 /* Records an outcome (replacing an older one). Returns 0, or -1 with err. */
 int notif_db_record(notif_db *db, int64_t alert_id, const char *channel, const char *status,
                     const char *error, nm_err *err);
+/* Opens a transaction: the records until notif_db_commit are written
+   together (one sync for all of them). Returns 0, or -1 with err. */
+int notif_db_begin(notif_db *db, nm_err *err);
+/* Commits the open transaction (rolled back when the commit fails).
+   Returns 0, or -1 with err. */
+int notif_db_commit(notif_db *db, nm_err *err);
 /* Deletes records older than before (epoch seconds). Returns the count, or -1 with err. */
 int64_t notif_db_prune(notif_db *db, int64_t before, nm_err *err);
 
@@ -281,6 +293,37 @@ void notif_send(notif_sender *s, const notif_channel *ch, const notif_msg *m, no
    ch, as sent. date is epoch seconds. */
 char *notif_email_message(const notif_channel *ch, const notif_msg *m, const char *hostname, int64_t date);
 
+/* ---- alert items (notif_item.c) -------------------------------------------- */
+
+/* An alert held by deliveries and digests: decoded while among the most
+   recently used, otherwise reduced to its JSON text. */
+typedef struct notif_item notif_item;
+typedef struct notif_items notif_items;
+
+/* Returns an empty set that keeps at most budget items decoded. */
+notif_items *notif_items_new(size_t budget);
+/* Frees c (every item must have been released). */
+void notif_items_destroy(notif_items **c);
+/* Returns how many items are decoded now. */
+size_t notif_items_decoded(const notif_items *c);
+/* Returns a new item (one reference) for the alert a decoded from body:
+   a's fields are moved into it (a is left empty), body gains a reference. */
+notif_item *notif_item_new(notif_items *c, nm_alert *a, json_t *body);
+/* Reduces it to its text now, as it will not be needed soon; not when it
+   is pinned, nor when the caller's reference is its only one (it is
+   about to go). */
+void notif_item_reduce(notif_items *c, notif_item *it);
+void notif_item_ref(notif_item *it);
+/* Drops a reference; the last one frees it. */
+void notif_item_unref(notif_items *c, notif_item *it);
+/* Returns the item's alert id. */
+int64_t notif_item_id(const notif_item *it);
+/* Makes it decoded (decoding its text again when it was reduced) and keeps
+   it so, with a reference, until notif_item_unpin; *alert and *raw are
+   borrowed until then. Returns 0, or -1 with err. */
+int notif_item_pin(notif_items *c, notif_item *it, const nm_alert **alert, const json_t **raw, nm_err *err);
+void notif_item_unpin(notif_items *c, notif_item *it);
+
 /* ---- engine ---------------------------------------------------------------- */
 
 typedef struct notif_engine notif_engine;
@@ -299,5 +342,7 @@ void notif_engine_set_conf(notif_engine *e, notif_conf **conf);
 int notif_engine_alert(notif_engine *e, const json_t *body, nm_err *err);
 /* Returns how many (alert, channel) deliveries are under way or waiting in digests. */
 size_t notif_engine_pending(const notif_engine *e);
+/* Returns how many messages wait for a free slot of their channel (parallel). */
+size_t notif_engine_waiting(const notif_engine *e);
 
 #endif

@@ -48,6 +48,7 @@ static const struct chan_key {
     { "retry_base", ALL, 0 },
     { "retry_max", ALL, 0 },
     { "timeout", ALL, 0 },
+    { "parallel", ALL, 0 },
     { "path", T(JSONL), 0 },
     { "smtp_url", T(EMAIL), 0 },
     { "tls", T(EMAIL), 0 },
@@ -453,6 +454,8 @@ static void channel_key(struct finish *f, notif_channel *ch, const notif_kv *kv)
         parse_duration_key(f, kv, &ch->retry_max, 1, 7 * 86400000LL);
     else if (!strcmp(key, "timeout"))
         parse_duration_key(f, kv, &ch->timeout, 100, 3600000);
+    else if (!strcmp(key, "parallel"))
+        parse_int_key(f, kv, &ch->parallel, 1, 1000);
     else if (!strcmp(key, "header")) {
         const char *colon = strchr(v, ':');
         if (!colon || colon == v || strpbrk(v, "\r\n") || memchr(v, ' ', (size_t)(colon - v)))
@@ -561,6 +564,7 @@ static void finish_channel(struct finish *f, notif_channel *ch)
     ch->retry_base = 2000;
     ch->retry_max = 300000;
     ch->timeout = 30000;
+    ch->parallel = 16;
     ch->starttls = 1;
     for (size_t i = 0; i < ch->n_kv; i++)
         channel_key(f, ch, &ch->kv[i]);

@@ -20,6 +20,7 @@ struct notif_db {
     sqlite3_stmt *lookup;   /* SELECT status, error for (alert_id, channel) */
     sqlite3_stmt *record;   /* INSERT OR REPLACE one outcome */
     sqlite3_stmt *prune;    /* DELETE older than ? */
+    sqlite3_stmt *begin, *commit, *rollback;
 };
 
 static const char *const migrations[] = {
@@ -87,7 +88,10 @@ notif_db *notif_db_open(const char *path, nm_err *err)
         sqlite3_prepare_v2(d->db,
                            "INSERT OR REPLACE INTO delivered (alert_id, channel, status, error, at) "
                            "VALUES (?, ?, ?, ?, ?)", -1, &d->record, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(d->db, "DELETE FROM delivered WHERE at < ?", -1, &d->prune, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(d->db, "DELETE FROM delivered WHERE at < ?", -1, &d->prune, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(d->db, "BEGIN IMMEDIATE", -1, &d->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(d->db, "COMMIT", -1, &d->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(d->db, "ROLLBACK", -1, &d->rollback, NULL) != SQLITE_OK) {
         if (!err || !err->msg[0] || strncmp(err->msg, "state database", 14))
             fail(d, err, path);
         notif_db_close(&d);
@@ -104,6 +108,9 @@ void notif_db_close(notif_db **dp)
     sqlite3_finalize(d->lookup);
     sqlite3_finalize(d->record);
     sqlite3_finalize(d->prune);
+    sqlite3_finalize(d->begin);
+    sqlite3_finalize(d->commit);
+    sqlite3_finalize(d->rollback);
     sqlite3_close(d->db);
     free(d);
     *dp = NULL;
@@ -146,6 +153,28 @@ int notif_db_record(notif_db *d, int64_t alert_id, const char *channel, const ch
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
+}
+
+/* Runs one of the transaction statements. Returns 0, or -1 with err. */
+static int run(notif_db *d, sqlite3_stmt *st, const char *what, nm_err *err)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(d, err, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int notif_db_begin(notif_db *d, nm_err *err)
+{
+    return run(d, d->begin, "begin", err);
+}
+
+int notif_db_commit(notif_db *d, nm_err *err)
+{
+    if (run(d, d->commit, "commit", err) == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(d->db))
+        run(d, d->rollback, "rollback", NULL);
+    return -1;
 }
 
 int64_t notif_db_prune(notif_db *d, int64_t before, nm_err *err)

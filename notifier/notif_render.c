@@ -424,7 +424,9 @@ char *notif_render_body(const notif_msg *m, enum notif_markup mk)
 
 json_t *notif_alert_json(const json_t *raw, const char *channel)
 {
-    json_t *j = json_deep_copy(raw);
+    /* A shallow copy: callers only add top-level keys, and the nested values
+       (the article, the themes and their matches) are shared, not copied. */
+    json_t *j = json_copy((json_t *)raw);
     if (!json_is_object(j)) {
         json_decref(j);
         j = json_object();

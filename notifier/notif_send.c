@@ -357,6 +357,13 @@ static void common_tls(notif_req *r, const notif_channel *ch)
         curl_easy_setopt(r->easy, CURLOPT_CAINFO, ch->ca_file);
 }
 
+/* A retry does not reuse a kept connection: it may be what failed. */
+static void fresh_connection(notif_req *r, const notif_msg *m)
+{
+    if (m->retry)
+        curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+}
+
 static void send_email(notif_sender *s, const notif_channel *ch, const notif_msg *m, notif_done_fn done,
                        void *arg)
 {
@@ -382,10 +389,17 @@ static void send_email(notif_sender *s, const notif_channel *ch, const notif_msg
             curl_easy_setopt(r->easy, CURLOPT_PASSWORD, ch->password);
         }
         common_tls(r, ch);
+        fresh_connection(r, m);
         curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
-        /* One SMTP session per message: a session left after a refused
-           DATA is not worth reusing, and mail volume is low. */
-        curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+        /* The SMTP session is kept for the next message (a burst of alerts
+           was a connection, a greeting, EHLO, and with STARTTLS a TLS
+           handshake and AUTH, per mail). After a refused message a session
+           is back at the start of a transaction (RFC 5321), and libcurl
+           closes a broken one, checks that a kept one is still alive
+           before using it (a server that timed it out: a new session) and
+           drops sessions idle for two minutes. A retry takes a new session
+           all the same (fresh_connection), in case the old one is what
+           failed. */
         curl_easy_setopt(r->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
     }
     notif_http_start(s->http, &r);
@@ -394,8 +408,8 @@ static void send_email(notif_sender *s, const notif_channel *ch, const notif_msg
 /* ---- HTTP services ----------------------------------------------------------------- */
 
 /* Starts an HTTP request with a JSON body (taken). */
-static void http_json(notif_sender *s, const notif_channel *ch, const char *method, const char *url, char *body,
-                      const char *bearer, notif_done_fn done, void *arg)
+static void http_json(notif_sender *s, const notif_channel *ch, const notif_msg *m, const char *method, const char *url,
+                      char *body, const char *bearer, notif_done_fn done, void *arg)
 {
     notif_req *r = notif_req_new(ch->timeout, done, arg);
     r->post = body;
@@ -421,6 +435,7 @@ static void http_json(notif_sender *s, const notif_channel *ch, const char *meth
             curl_easy_setopt(r->easy, CURLOPT_PASSWORD, ch->password);
         }
         common_tls(r, ch);
+        fresh_connection(r, m);
     }
     notif_http_start(s->http, &r);
 }
@@ -586,7 +601,7 @@ static void send_http(notif_sender *s, const notif_channel *ch, const notif_msg 
         done(arg, NOTIF_PERMANENT, "not an HTTP channel");
         return;
     }
-    http_json(s, ch, method, url, body, bearer, done, arg);
+    http_json(s, ch, m, method, url, body, bearer, done, arg);
     if (ch->type == NOTIF_TELEGRAM)
         sodium_memzero(url, strlen(url));   /* it holds the bot token */
     free(url);

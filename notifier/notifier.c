@@ -169,6 +169,7 @@ static void control_status(json_t *j, void *arg)
     json_object_set_new(j, "alerts_in", json_integer((json_int_t)n->n_alerts));
     json_object_set_new(j, "acknowledgements", json_integer((json_int_t)n->n_acks));
     json_object_set_new(j, "deliveries_in_progress", json_integer((json_int_t)notif_engine_pending(n->engine)));
+    json_object_set_new(j, "deliveries_waiting", json_integer((json_int_t)notif_engine_waiting(n->engine)));
     json_object_set_new(j, "malformed", json_integer((json_int_t)n->n_bad));
 }
 

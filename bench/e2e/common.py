@@ -12,6 +12,7 @@ import html
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -168,7 +169,7 @@ pid %(w)s/nginx.pid;
 error_log %(w)s/nginx-error.log;
 events { worker_connections 4096; }
 http {
-    log_format bench '$uri $status $bytes_sent';
+    log_format bench '$uri $status $bytes_sent $msec "$http_user_agent"';
     access_log %(w)s/access.log bench;
     client_body_temp_path %(w)s/nginx-tmp; proxy_temp_path %(w)s/nginx-tmp; fastcgi_temp_path %(w)s/nginx-tmp;
     uwsgi_temp_path %(w)s/nginx-tmp; scgi_temp_path %(w)s/nginx-tmp;
@@ -210,6 +211,21 @@ http {
             pass
         return feeds, pages, bad
 
+    def access_entries(self):
+        """Returns nginx's log so far as [{"uri", "status", "t" (when the
+        answer was sent, unix time), "agent"}]."""
+        out = []
+        try:
+            with open(self.path("access.log")) as f:
+                for line in f:
+                    parts = line.split(None, 4)
+                    if len(parts) == 5:
+                        out.append({"uri": parts[0], "status": parts[1], "t": float(parts[3]),
+                                    "agent": parts[4].strip().strip('"')})
+        except FileNotFoundError:
+            pass
+        return out
+
     def reset_access_log(self):
         open(self.path("access.log"), "w").close()
         if self.nginx:
@@ -245,7 +261,7 @@ http {
         return [json.loads(l) for l in data[:end].splitlines() if l.strip()]
 
     # newsmon
-    def write_conf(self, name, fetcher_keys, feeds):
+    def write_conf(self, name, fetcher_keys, feeds, log_level="warning"):
         """Writes a newsmon.conf whose fetcher polls the given feed urls and
         whose notifier mails and posts every alert to the receivers."""
         d = self.path(name)
@@ -259,7 +275,7 @@ http {
         keys = "\n".join("%s = %s" % kv for kv in fetcher_keys.items())
         with open(os.path.join(d, "newsmon.conf"), "w") as f:
             f.write("""[log]
-level = warning
+level = %(level)s
 
 [fetcher]
 allow_private = 127.0.0.0/8
@@ -288,7 +304,7 @@ retry_base = 1s
 [route everything]
 themes = *
 channels = mail, hook
-""" % {"keys": keys, "src": SRC, "smtp": self.smtp_port, "http": self.http_port})
+""" % {"keys": keys, "src": SRC, "smtp": self.smtp_port, "http": self.http_port, "level": log_level})
         return d
 
     def daemon_cmd(self, d, name, extra=()):
@@ -343,6 +359,29 @@ channels = mail, hook
             log("kept %s" % self.work)
         else:
             shutil.rmtree(self.work, ignore_errors=True)
+
+
+def log_times(path, regex, near):
+    """Returns {group 1 of regex: unix time} for the lines of a daemon's log
+    (stderr format "HH:MM:SS.mmm ident level: message", local time) whose
+    message regex matches; the date is the one that puts the time nearest
+    to the unix time `near`."""
+    out = {}
+    pat = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \S+ \w+: " + regex)
+    day = time.localtime(near)
+    midnight = time.mktime((day.tm_year, day.tm_mon, day.tm_mday, 0, 0, 0, 0, 0, -1))
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = pat.match(line)
+                if not m:
+                    continue
+                t = midnight + int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) + int(m.group(4)) / 1000
+                t += 86400 * round((near - t) / 86400)
+                out.setdefault(m.group(5), t)
+    except FileNotFoundError:
+        pass
+    return out
 
 
 def proc_usage(pid):
