@@ -56,6 +56,7 @@ struct feed_rt {
     int64_t interval_ms;   /* the OPML's override, 0 = scheduler decides */
     int fetch_page;        /* the OPML's newsmon:fetchPage: 1, 0, or -1 = [fetcher] fetch_pages */
     int64_t next_ms;       /* epoch ms of the next poll */
+    int64_t started_ms;    /* epoch ms the current (or last) poll started */
     bool busy;             /* a poll or its page fetches are under way */
     bool polled;           /* polled at least once in this run (--once) */
     bool gone;             /* dropped by a reload while busy: freed when the poll ends */
@@ -84,7 +85,7 @@ struct fetcher {
        twice [fetcher] max_transfers: libcurl always has the next ready. */
     size_t n_polling;
     size_t tick_next;           /* where the next tick starts looking: no feed waits behind others */
-    int tick_timer;
+    int tick_timer;             /* fires at the next due poll, at least once a second */
     bool tick_waiting;          /* a due feed was left for lack of a slot: tick again when one frees */
     int64_t run_start_ms;       /* epoch ms */
     int exit_code;
@@ -265,6 +266,7 @@ static void send_new(struct fetcher *f, nm_article *a)
 /* ---- page fetches -------------------------------------------------------- */
 
 static void feed_poll_end(struct fetcher *f, struct feed_rt *r);
+static void arm_tick(struct fetcher *f);
 
 /* Returns the charset parameter of a Content-Type value (malloc'd), or NULL. */
 /* Cuts text to at most max bytes, at the last space before the limit (or
@@ -431,7 +433,9 @@ static void schedule_ok(struct fetcher *f, struct feed_rt *r, struct state_feed 
         iv = sf->interval_ms;   /* 304: nothing new to learn from */
     free(times);
     sf->interval_ms = iv;
-    sf->next_poll_ms = wall_ms() + iv;
+    /* The interval runs from the poll's start, so a feed polled every
+       second is polled every second, not every second plus the poll. */
+    sf->next_poll_ms = r->started_ms + iv;
 }
 
 /* Handles a parsed feed: sends new items, notes the ones still listed. */
@@ -594,6 +598,7 @@ static void feed_poll_end(struct fetcher *f, struct feed_rt *r)
                 f->gone[i] = f->gone[--f->n_gone];
         feed_rt_free(r);
     }
+    arm_tick(f);
     check_once_done(f);
 }
 
@@ -618,6 +623,7 @@ static void poll_feed(struct fetcher *f, struct feed_rt *r)
     pj->f = f;
     pj->feed = r;
     r->busy = true;
+    r->started_ms = wall_ms();
     f->n_polls++;
     f->n_polling++;
     if (http_get(f->http, &req, on_feed_done, pj, &err) < 0) {
@@ -631,6 +637,25 @@ static void poll_feed(struct fetcher *f, struct feed_rt *r)
         r->polled = true;
     }
     state_feed_clear(&sf);
+}
+
+/* Moves the tick to when the next feed falls due (within a second): a feed
+   due a few milliseconds after a fixed tick would otherwise wait for the
+   one after it. Not while due feeds wait for a slot: the end of a poll
+   starts them. */
+static void arm_tick(struct fetcher *f)
+{
+    if (f->tick_waiting || nm_loop_stopping(f->loop))
+        return;
+    int64_t now = wall_ms(), delay = 1000;
+    for (size_t i = 0; i < f->n_feeds; i++) {
+        const struct feed_rt *r = f->feeds[i];
+        if (r->busy || (f->args.once && r->polled))
+            continue;
+        if (r->next_ms - now < delay)
+            delay = r->next_ms - now;
+    }
+    nm_loop_timer_reset(f->loop, f->tick_timer, delay > 0 ? delay : 0);
 }
 
 static void on_tick(nm_loop *loop, void *arg)
@@ -650,6 +675,7 @@ static void on_tick(nm_loop *loop, void *arg)
         }
         poll_feed(f, r);
     }
+    arm_tick(f);
     check_once_done(f);
 }
 
