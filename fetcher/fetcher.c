@@ -79,11 +79,11 @@ struct fetcher {
     struct feed_rt **gone;      /* dropped by a reload while polled: freed when their poll ends */
     size_t n_gone;
     struct feed_limits limits;
-    /* Feed requests in flight are bounded (poll_cap): due feeds beyond it
-       wait in the schedule, not as queued transfers, so memory follows
-       the transfers at once, not the number of feeds due. The bound is
-       twice [fetcher] max_transfers: libcurl always has the next ready. */
-    size_t n_polling;
+    /* Feed requests in flight are bounded at twice [fetcher] max_transfers
+       (libcurl always has the next one ready): due feeds beyond that wait
+       in the schedule, not as queued transfers, so memory follows the
+       transfers at once, not the number of feeds due. */
+    size_t n_polling;           /* feed requests in flight */
     size_t tick_next;           /* where the next tick starts looking: no feed waits behind others */
     int tick_timer;             /* fires at the next due poll, at least once a second */
     bool tick_waiting;          /* a due feed was left for lack of a slot: tick again when one frees */
