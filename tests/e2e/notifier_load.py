@@ -11,7 +11,6 @@ out of range is a configuration error with its line."""
 import json
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.dirname(__file__) + "/../.."),
                                 "tests/data/notifier"))
 from nmtest import FakeStore, Notifier, acks_for, alert, check, tmpdir  # noqa: E402
+from smtpsink import free_port  # noqa: E402
 
 try:
     from aiosmtpd.controller import Controller
@@ -85,14 +85,6 @@ class Mail:
             if line.startswith("X-Newsmon-Alert: "):
                 self.ids.append(int(line.split(": ", 1)[1]))
         return "250 OK"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 tmp = tmpdir()
