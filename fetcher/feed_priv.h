@@ -33,6 +33,10 @@ void feed_cut(char *s, size_t max);
 const char *feed_to_utf8(const char *data, size_t len, const char *http_charset, const struct feed_limits *lim,
                          struct feed *f, size_t *out_len, char **owned, nm_err *err);
 
+/* Whether feed_xml_parse tries feed_xmlfast before libxml2's parser
+   (true; the tests that compare the two set it false). */
+extern bool feed_xml_fast;
+
 /* Parses clean UTF-8 XML (len bytes, need not be NUL-terminated). Returns 0, or -1 with err when it is not a feed. */
 int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
                    struct feed *f, nm_err *err);

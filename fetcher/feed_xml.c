@@ -38,7 +38,10 @@
 
 #include "common/nm_time.h"
 #include "common/nm_url.h"
+#include "fetcher/feed_xmlfast.h"
 #include "fetcher/html_text.h"
+
+bool feed_xml_fast = true;
 
 enum ns_id {
     NS_NONE, NS_OTHER, NS_ATOM10, NS_ATOM03, NS_RSS10, NS_RSS090, NS_USERLAND, NS_RDF, NS_DC,
@@ -994,18 +997,30 @@ static void read_early(struct ctx *c, xmlNode *n, enum entry_kind kind)
     n->_private = e;
 }
 
+/* Reads element n, just closed, early when the walk would read it as an entry. */
+static void read_if_entry(struct ctx *c, xmlNode *n, const xmlNode *root)
+{
+    if (!c || !n || n->type != XML_ELEMENT_NODE || n->_private)
+        return;
+    enum entry_kind kind = walk_entry(n, root);
+    if (kind != E_NONE)
+        read_early(c, n, kind);
+}
+
 /* SAX2 end of an element: libxml2's tree building, then an entry is read early. */
 static void entry_closed(void *vctxt, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     xmlParserCtxtPtr ctxt = vctxt;
     xmlNodePtr n = ctxt->node;
     xmlSAX2EndElementNs(vctxt, localname, prefix, uri);
-    struct ctx *c = ctxt->_private;
-    if (!c || !n || n->type != XML_ELEMENT_NODE || !ctxt->myDoc || n->_private)
-        return;
-    enum entry_kind kind = walk_entry(n, xmlDocGetRootElement(ctxt->myDoc));
-    if (kind != E_NONE)
-        read_early(c, n, kind);
+    if (ctxt->myDoc)
+        read_if_entry(ctxt->_private, n, xmlDocGetRootElement(ctxt->myDoc));
+}
+
+/* The same for feed_xmlfast's tree. */
+static void fast_closed(void *arg, xmlNode *n, xmlNode *root)
+{
+    read_if_entry(arg, n, root);
 }
 
 static void early_free(struct ctx *c)
@@ -1050,6 +1065,44 @@ static int source_close(void *ctx)
     return 0;
 }
 
+/* Reads the document with feed_xmlfast; when it declines, whatever its
+   entries read early added to the feed is taken back, and NULL returned. */
+static xmlDocPtr fast_parse(struct ctx *c, const char *utf8, size_t len)
+{
+    struct feed *f = c->f;
+    size_t n_entries = f->n_entries, dropped = f->n_entries_dropped;
+    xmlDocPtr doc = xmlfast_read(utf8, len, fast_closed, c, NULL);
+    if (doc)
+        return doc;
+    for (size_t i = n_entries; i < f->n_entries; i++)
+        nm_article_clear(&f->entries[i]);
+    f->n_entries = n_entries;
+    f->n_entries_dropped = dropped;
+    early_free(c);
+    return NULL;
+}
+
+/* Reads the document with libxml2's parser in recovery mode into *doc
+   (NULL when nothing could be read). Returns 0, or -1 with err. */
+static int libxml2_parse(struct ctx *c, const char *utf8, size_t len, const char *base, xmlDocPtr *doc,
+                         nm_err *err)
+{
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (!ctxt)
+        return nm_err_set(err, "cannot create an XML parser");
+    ctxt->_private = c;
+    ctxt->sax->getEntity = get_entity;
+    ctxt->sax->serror = on_error;
+    ctxt->sax->warning = NULL;
+    ctxt->sax->endElementNs = entry_closed;
+    int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+               XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
+    struct source src = { utf8, utf8 + len };
+    *doc = xmlCtxtReadIO(ctxt, source_read, source_close, &src, base, NULL, opts);
+    xmlFreeParserCtxt(ctxt);
+    return 0;
+}
+
 int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct feed_limits *lim,
                    struct feed *f, nm_err *err)
 {
@@ -1066,20 +1119,12 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     }
     struct ctx c = { .f = f, .lim = lim, .base = base };
     nm_buf_init(&c.scratch);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
+    xmlDocPtr doc = feed_xml_fast ? fast_parse(&c, utf8, len) : NULL;
+    if (!doc && libxml2_parse(&c, utf8, len, base, &doc, err) < 0) {
+        nm_buf_free(&c.scratch);
         free(fixed);
-        return nm_err_set(err, "cannot create an XML parser");
+        return -1;
     }
-    ctxt->_private = &c;
-    ctxt->sax->getEntity = get_entity;
-    ctxt->sax->serror = on_error;
-    ctxt->sax->warning = NULL;
-    ctxt->sax->endElementNs = entry_closed;
-    int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-               XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
-    struct source src = { utf8, utf8 + len };
-    xmlDocPtr doc = xmlCtxtReadIO(ctxt, source_read, source_close, &src, base, NULL, opts);
     int rc = 0;
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     const char *name = NULL;
@@ -1100,7 +1145,6 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     }
     if (doc)
         xmlFreeDoc(doc);
-    xmlFreeParserCtxt(ctxt);
     early_free(&c);
     nm_buf_free(&c.scratch);
     free(fixed);

@@ -80,7 +80,7 @@ BIN=$BUILD/tests/fuzz
 # seed_dirs HARNESS: prints "dir pattern" pairs the seeds of HARNESS come from.
 seed_dirs() {
     case $1 in
-        feed)     echo "tests/data/feeds *"; echo "demo/site/feeds *"; echo "tests/data/fetcher *.xml" ;;
+        feed|xmlfast) echo "tests/data/feeds *"; echo "demo/site/feeds *"; echo "tests/data/fetcher *.xml" ;;
         extract)  echo "tests/data/extract *.html"; echo "demo/site/news *.html"; echo "tests/data/feeds *.html" ;;
         rules)    echo "config/rules.d *.rules"; echo "tests/data/rules *.rules" ;;
         classify) echo "tests/data/themes *.txt"; echo "tests/data/store *.txt" ;;
