@@ -88,11 +88,25 @@ void nm_time_format(int64_t t, char out[32])
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    char buf[160];
-    snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
-             (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
-    memcpy(out, buf, 31);
-    out[31] = '\0';
+    if (y < 0 || y > 9999) { /* outside RFC 3339's four digits: printf's form */
+        char buf[160];
+        snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
+                 (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
+        memcpy(out, buf, 31);
+        out[31] = '\0';
+        return;
+    }
+    /* Written digit by digit: snprintf was half the cost of reading a date. */
+    const int64_t parts[] = { y / 100, y % 100, m, d, rem / 3600, rem / 60 % 60, rem % 60 };
+    static const char seps[] = "\0--T::Z"; /* written after each part */
+    char *o = out;
+    for (size_t i = 0; i < NM_ARRAY_LEN(parts); i++) {
+        *o++ = (char)('0' + parts[i] / 10);
+        *o++ = (char)('0' + parts[i] % 10);
+        if (seps[i])
+            *o++ = seps[i];
+    }
+    *o = '\0';
 }
 
 /* ---- time zones ---------------------------------------------------------- */

@@ -11,7 +11,6 @@
  * https only) is fetched with one libcurl request: redirects followed,
  * timeouts, and the extractor's size limit.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -147,12 +146,11 @@ static int cmd_extract(int argc, char **argv)
             return 1;
         }
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 0;
     for (int i = 0; i < n; i++)
         rc |= extract_one(inputs[i], base, charset, rules, n > 1);
     fflush(stdout);
-    curl_global_cleanup();
+    ctl_fetch_cleanup();
     site_rules_destroy(&rules);
     free(inputs);
     return rc;

@@ -14,6 +14,9 @@
 int ctl_fetch_page(const char *url, const char *purpose, nm_buf *body, char **charset, char **final_url,
                    nm_err *err);
 
+/* Unloads what ctl_fetch_page loaded (nothing when it never ran). */
+void ctl_fetch_cleanup(void);
+
 /* Whether s is an http:// or https:// URL. */
 bool ctl_is_url(const char *s);
 

@@ -13,7 +13,6 @@
  * see. The URL fetch repeats ctl_extract.c's (that one is private to its
  * file).
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -172,14 +171,13 @@ static int read_url(const char *url, nm_article *a, nm_err *err)
     nm_buf body;
     nm_buf_init(&body);
     char *charset = NULL, *final_url = NULL;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = ctl_fetch_page(url, "rules test", &body, &charset, &final_url, err);
     if (rc == 0)
         rc = article_from_html(url, body.data ? body.data : "", body.len, final_url, charset, a, err);
     nm_buf_free(&body);
     free(charset);
     free(final_url);
-    curl_global_cleanup();
+    ctl_fetch_cleanup();
     return rc;
 }
 

@@ -160,17 +160,19 @@ static size_t clean_prefix(const unsigned char *p, size_t n)
             struct text_block b;
             __m128i x = text_block_load(p, &b);
             unsigned ws = text_block_eq(x, '\n') | text_block_eq(x, '\t') | text_block_eq(x, '\r');
-            unsigned bad = (b.ctl & ~ws) | b.other | (b.cont ^ ((b.lead2 << 1) & 0xFFFFu)) | (b.lead2 & 0x8000u);
-            if (bad) {
-                /* Everything before the first bad byte is clean, except a
-                   lead byte just before it, which the loop below judges. */
-                unsigned k = (unsigned)__builtin_ctz(bad);
-                if (k && (b.lead2 >> (k - 1)) & 1)
-                    k--;
-                p += k;
-                break;
+            unsigned bad = (b.ctl & ~ws) | b.other | (b.cont ^ ((b.lead2 << 1) & 0xFFFFu));
+            if (!bad) {
+                /* A sequence cut by the block's end starts the next block. */
+                p += 16 - ((b.lead2 >> 15) & 1);
+                continue;
             }
-            p += 16;
+            /* Everything before the first bad byte is clean, except a lead
+               byte just before it, which the loop below judges. */
+            unsigned k = (unsigned)__builtin_ctz(bad);
+            if (k && (b.lead2 >> (k - 1)) & 1)
+                k--;
+            p += k;
+            break;
         }
 #else
         while (end - p >= 8) {

@@ -108,7 +108,7 @@ static bool string(struct jw *w, const char *s)
             struct text_block b;
             __m128i x = text_block_load(p, &b);
             unsigned bad = b.ctl | text_block_eq(x, '"') | text_block_eq(x, '\\') | b.other |
-                           (b.cont ^ ((b.lead2 << 1) & 0xFFFFu)) | (b.lead2 & 0x8000u);
+                           (b.cont ^ ((b.lead2 << 1) & 0xFFFFu));
             if (bad) {
                 unsigned k = (unsigned)__builtin_ctz(bad);
                 if (k && (b.lead2 >> (k - 1)) & 1)
@@ -118,9 +118,12 @@ static bool string(struct jw *w, const char *s)
                 p += k;
                 break;
             }
+            /* All 16 bytes are stored; a sequence cut by the block's end is
+               taken back and starts the next block. */
             _mm_storeu_si128((__m128i *)(void *)o, x);
-            o += 16;
-            p += 16;
+            unsigned whole = 16 - ((b.lead2 >> 15) & 1);
+            o += whole;
+            p += whole;
         }
 #endif
         const unsigned char *q = p;

@@ -1110,20 +1110,24 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
     pthread_once(&once, init_once);
     if (len > (size_t)INT32_MAX)
         return nm_err_set(err, "document too large for the XML parser");
-    size_t fixed_len = 0, bare = 0;
-    char *fixed = escape_bare_amps(utf8, len, &fixed_len, &bare);
-    if (fixed) {
-        feed_add_error(f, lim, "xml: %zu '&' not starting an entity reference read as text", bare);
-        utf8 = fixed;
-        len = fixed_len;
-    }
     struct ctx c = { .f = f, .lim = lim, .base = base };
     nm_buf_init(&c.scratch);
+    /* The fast reader declines any '&' that starts no reference, so what it
+       reads never needed the escaping below. */
     xmlDocPtr doc = feed_xml_fast ? fast_parse(&c, utf8, len) : NULL;
-    if (!doc && libxml2_parse(&c, utf8, len, base, &doc, err) < 0) {
-        nm_buf_free(&c.scratch);
-        free(fixed);
-        return -1;
+    char *fixed = NULL;
+    if (!doc) {
+        size_t fixed_len = 0, bare = 0;
+        if ((fixed = escape_bare_amps(utf8, len, &fixed_len, &bare)) != NULL) {
+            feed_add_error(f, lim, "xml: %zu '&' not starting an entity reference read as text", bare);
+            utf8 = fixed;
+            len = fixed_len;
+        }
+        if (libxml2_parse(&c, utf8, len, base, &doc, err) < 0) {
+            nm_buf_free(&c.scratch);
+            free(fixed);
+            return -1;
+        }
     }
     int rc = 0;
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;

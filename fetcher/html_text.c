@@ -168,13 +168,31 @@ static size_t char_ref(nm_buf *out, const char *p, const char *end)
 
 /* Elements dropped with their content. */
 static const char *const skipped[] = { "script", "style", "template" };
-/* Elements whose edges separate words. */
+/* Elements whose edges separate words, in strcmp order (is_block searches it). */
 static const char *const blocks[] = {
     "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "details",
     "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
     "h2", "h3", "h4", "h5", "h6", "header", "hr", "img", "li", "main", "nav", "ol", "option", "p",
     "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 };
+
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+/* Whether name (len bytes, any case) is one of blocks: a binary search,
+   as a feed's summaries are mostly tags. */
+static bool is_block(const char *name, size_t len)
+{
+    char lower[16];
+    if (len >= sizeof lower)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    lower[len] = '\0';
+    return bsearch(lower, blocks, NM_ARRAY_LEN(blocks), sizeof blocks[0], cmp_name) != NULL;
+}
 
 static bool in_list(const char *const *list, size_t n, const char *name, size_t len)
 {
@@ -257,7 +275,7 @@ static const char *markup(nm_buf *out, const char *p, const char *end)
     if (!closing && in_list(skipped, NM_ARRAY_LEN(skipped), name, len) &&
         !(after - p >= 2 && after[-2] == '/')) /* "<script/>" holds nothing */
         return skip_element(after, end, name, len);
-    if (in_list(blocks, NM_ARRAY_LEN(blocks), name, len))
+    if (is_block(name, len))
         put_space(out);
     return after;
 }

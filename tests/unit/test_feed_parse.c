@@ -440,6 +440,25 @@ START_TEST(test_html_text_blocks)
         nm_buf_free(&in);
         nm_buf_free(&exp);
     }
+    /* Every block element, in any case, separates the words on either side;
+       an inline one does not. */
+    static const char *const block_names[] = {
+        "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "details", "dialog",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
+        "h5", "h6", "header", "hr", "img", "li", "main", "nav", "ol", "option", "p", "pre", "section",
+        "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "DIV", "Table", "BR",
+    };
+    for (size_t i = 0; i < NM_ARRAY_LEN(block_names); i++) {
+        char *in = nm_xasprintf("a<%s>b</%s>c", block_names[i], block_names[i]);
+        char *t = html_to_text(in, strlen(in));
+        ck_assert_msg(strcmp(t, "a b c") == 0, "<%s>: got [%s]", block_names[i], t);
+        free(t);
+        free(in);
+    }
+    const char *inline_tags = "a<b>b</b>c<span>d</span><blockquotex>e";
+    char *inl = html_to_text(inline_tags, strlen(inline_tags));
+    ck_assert_str_eq(inl, "abcde");
+    free(inl);
     /* Appending collapses with what the buffer already ends with. */
     nm_buf b;
     nm_buf_init(&b);

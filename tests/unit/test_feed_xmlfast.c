@@ -93,6 +93,8 @@ static const struct { const char *doc, *why; } declined[] = {
     { RSS("<item><title>a <!-- x -- y --> b</title></item>"), "--" },
     { RSS("<item><titre\xc3\xa9>a</titre\xc3\xa9></item>"), "ASCII" },
     { "<rss><channel><item><title>cut", "not closed" },
+    { "<", "no root element" },
+    { "<rss><", "not closed" },
     { "<rss></rss><rss></rss>", "after the root" },
     { "<rss>\n<channel></channel></rss>trailing", "after the root" },
 };

@@ -92,6 +92,12 @@ START_TEST(test_format_and_roundtrip)
     ck_assert_str_eq(buf, "1969-12-31T23:59:59Z");
     nm_time_format(951782400, buf); /* leap day */
     ck_assert_str_eq(buf, "2000-02-29T00:00:00Z");
+    nm_time_format(-62167219200LL, buf); /* the first second of year 0 */
+    ck_assert_str_eq(buf, "0000-01-01T00:00:00Z");
+    nm_time_format(253402300799LL, buf);
+    ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+    nm_time_format(253402300800LL, buf); /* five digits: the printf form */
+    ck_assert_str_eq(buf, "10000-01-01T00:00:00Z");
     for (int64_t t = -86400LL * 800; t < 86400LL * 365 * 80; t += 86400LL * 7 + 3607) {
         int64_t back;
         nm_time_format(t, buf);
