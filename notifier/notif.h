@@ -167,6 +167,11 @@ int64_t notif_rate_wait(const notif_rate *r, int64_t now);
 /* Returns the delay before retry number n (1 = first retry):
    min(max, base * 2^(n-1)), never negative, without overflow. */
 int64_t notif_backoff_delay(int64_t base, int64_t max, int n);
+/* Returns delay lengthened by a random 0-25% (never shortened: the
+   configured back-off stays the least wait), so that deliveries failing
+   together do not all come back at the same moment; *state is the
+   caller's generator state (any seed but 0). */
+int64_t notif_jitter(int64_t delay, uint64_t *state);
 
 /* ---- rendering ------------------------------------------------------------ */
 
@@ -236,7 +241,14 @@ int64_t notif_db_prune(notif_db *db, int64_t before, nm_err *err);
 
 /* The outcome of an attempt. */
 enum notif_result { NOTIF_OK = 0, NOTIF_RETRY = 1, NOTIF_PERMANENT = 2 };
-typedef void (*notif_done_fn)(void *arg, enum notif_result r, const char *error);
+/* The longest wait a server's Retry-After is followed for: a server that
+   asks for more is asked again after this. */
+#define NOTIF_MAX_SERVER_WAIT_MS (3600 * 1000LL)
+
+/* The outcome of an attempt, reported once: r, a message when it failed,
+   and wait_ms, the least time the other side asked to be left alone before
+   another attempt (HTTP Retry-After, Telegram's retry_after), 0 for none. */
+typedef void (*notif_done_fn)(void *arg, enum notif_result r, const char *error, int64_t wait_ms);
 
 typedef struct notif_http notif_http;
 

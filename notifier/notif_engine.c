@@ -41,8 +41,10 @@
 #include "notifier/notif.h"
 #include "common/nm_log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define COMMIT_EVERY_MS 50   /* at most about 20 commits (fsyncs) a second under load */
 #define COMMIT_BATCH 512     /* outcomes waiting at most: a bigger group is committed at once */
@@ -108,6 +110,7 @@ struct notif_engine {
     size_t n_outcomes, cap_outcomes;
     int commit_timer;               /* armed while outcomes wait, 0 = none */
     uint64_t attempts;              /* attempts started, ever */
+    uint64_t jitter;                /* notif_jitter's generator state */
     int64_t last_commit;            /* nm_now_ms() of the last commit */
 };
 
@@ -129,6 +132,7 @@ notif_engine *notif_engine_new(nm_loop *loop, notif_sender *s, notif_db *db, not
     e->ack_arg = ack_arg;
     e->inflight = json_object();
     e->items = notif_items_new(DECODED_ITEMS);
+    e->jitter = (uint64_t)nm_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
     return e;
 }
 
@@ -347,7 +351,7 @@ static void retry_timer(nm_loop *loop, void *arg)
 }
 
 /* Handles the outcome of an attempt that held a slot of its channel. */
-static void outcome(struct delivery *d, enum notif_result r, const char *error)
+static void outcome(struct delivery *d, enum notif_result r, const char *error, int64_t wait_ms)
 {
     notif_engine *e = d->e;
     const char *what = d->digest ? "digest" : "alert";
@@ -368,19 +372,22 @@ static void outcome(struct delivery *d, enum notif_result r, const char *error)
         free(full);
         return;
     }
-    int64_t delay = notif_backoff_delay(ch->retry_base, ch->retry_max, d->attempt);
-    log_warn("%s %lld on %s: attempt %d failed: %s; retrying in %lld ms", what, id, d->channel, d->attempt, msg,
-             (long long)delay);
+    int64_t delay = notif_jitter(notif_backoff_delay(ch->retry_base, ch->retry_max, d->attempt), &e->jitter);
+    bool asked = wait_ms > delay; /* the server's Retry-After, when longer, is obeyed */
+    if (asked)
+        delay = wait_ms;
+    log_warn("%s %lld on %s: attempt %d failed: %s; retrying in %lld ms%s", what, id, d->channel, d->attempt, msg,
+             (long long)delay, asked ? " (as the server asked)" : "");
     d->timer = nm_loop_add_timer(e->loop, delay, 0, retry_timer, d);
 }
 
-static void on_done(void *arg, enum notif_result r, const char *error)
+static void on_done(void *arg, enum notif_result r, const char *error, int64_t wait_ms)
 {
     struct delivery *d = arg;
     notif_engine *e = d->e;
     struct chan_state *c = chan_state(e, d->channel);
     c->running--;
-    outcome(d, r, error);   /* may free d */
+    outcome(d, r, error, wait_ms);   /* may free d */
     pump(e, c);
 }
 

@@ -109,7 +109,7 @@ static void finish(struct job *j, enum notif_result r, const char *msg)
     if (j->timer)
         nm_loop_cancel_timer(j->x->loop, j->timer);
     j->timer = nm_loop_add_timer(j->x->loop, 0, 0, reap_later, j);
-    j->done(j->arg, r, msg);
+    j->done(j->arg, r, msg, 0);
 }
 
 static void on_write(nm_loop *loop, int fd, int events, void *arg)
@@ -198,7 +198,7 @@ void notif_exec_start(notif_exec *x, const char *command, const char *input, cha
     char msg[128];
     if (pipe2(p, O_CLOEXEC) < 0) {
         snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
-        done(arg, NOTIF_RETRY, msg);
+        done(arg, NOTIF_RETRY, msg, 0);
         return;
     }
     fflush(NULL);
@@ -207,7 +207,7 @@ void notif_exec_start(notif_exec *x, const char *command, const char *input, cha
         snprintf(msg, sizeof msg, "fork: %s", strerror(errno));
         close(p[0]);
         close(p[1]);
-        done(arg, NOTIF_RETRY, msg);
+        done(arg, NOTIF_RETRY, msg, 0);
         return;
     }
     if (pid == 0)
@@ -219,7 +219,7 @@ void notif_exec_start(notif_exec *x, const char *command, const char *input, cha
         kill(-pid, SIGKILL);
         close(p[1]);
         waitpid(pid, NULL, 0);
-        done(arg, NOTIF_RETRY, msg);
+        done(arg, NOTIF_RETRY, msg, 0);
         return;
     }
     fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);

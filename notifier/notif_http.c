@@ -7,11 +7,13 @@
  * back through curl_multi_socket_action, and every finished transfer is
  * reported to its request's done callback with the outcome classified:
  * success, worth retrying (network trouble, timeouts, HTTP 5xx/408/429,
- * SMTP 4xx), or permanent (any other HTTP 4xx, SMTP 5xx refusals).
+ * SMTP 4xx), or permanent (any other HTTP 4xx, SMTP 5xx refusals), with
+ * the wait the server asked for before a retry (Retry-After).
  */
 #include "notifier/notif.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,32 @@ static enum notif_result classify(notif_req *r, CURLcode rc, char *msg, size_t c
     return NOTIF_PERMANENT;
 }
 
+/* Returns how long the server asked us to wait before trying again, in
+   ms: HTTP's Retry-After (seconds or a date; libcurl reads both) on a 429
+   or 503, else Telegram's {"parameters": {"retry_after": N}} on a 429;
+   0 when it said nothing usable. Capped at NOTIF_MAX_SERVER_WAIT_MS. */
+static int64_t server_wait_ms(notif_req *r)
+{
+    long code = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (r->smtp || (code != 429 && code != 503))
+        return 0;
+    curl_off_t after = 0;
+    int64_t ms = 0;
+    if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+        ms = (int64_t)after * 1000;
+    if (!ms && code == 429 && r->response.len) {
+        json_t *j = json_loadb(r->response.data, r->response.len, 0, NULL);
+        json_t *n = json_object_get(json_object_get(j, "parameters"), "retry_after");
+        if (json_is_integer(n) && json_integer_value(n) > 0)
+            ms = (int64_t)json_integer_value(n) * 1000;
+        json_decref(j);
+    }
+    if (ms < 0 || ms > NOTIF_MAX_SERVER_WAIT_MS)
+        ms = NOTIF_MAX_SERVER_WAIT_MS;
+    return ms;
+}
+
 static void check_done(notif_http *h)
 {
     CURLMsg *m;
@@ -241,10 +269,11 @@ static void check_done(notif_http *h)
             }
         char msg[512];
         enum notif_result res = classify(r, rc, msg, sizeof msg);
+        int64_t wait_ms = res == NOTIF_RETRY ? server_wait_ms(r) : 0;
         notif_done_fn done = r->done;
         void *arg = r->arg;
         req_free(r);
-        done(arg, res, msg[0] ? msg : NULL);
+        done(arg, res, msg[0] ? msg : NULL, wait_ms);
     }
 }
 
@@ -256,7 +285,7 @@ void notif_http_start(notif_http *h, notif_req **rp)
         notif_done_fn done = r->done;
         void *arg = r->arg;
         req_free(r);
-        done(arg, NOTIF_RETRY, "curl_easy_init failed");
+        done(arg, NOTIF_RETRY, "curl_easy_init failed", 0);
         return;
     }
     CURLMcode mc = curl_multi_add_handle(h->multi, r->easy);
@@ -264,7 +293,7 @@ void notif_http_start(notif_http *h, notif_req **rp)
         notif_done_fn done = r->done;
         void *arg = r->arg;
         req_free(r);
-        done(arg, NOTIF_RETRY, curl_multi_strerror(mc));
+        done(arg, NOTIF_RETRY, curl_multi_strerror(mc), 0);
         return;
     }
     h->reqs = nm_xrealloc(h->reqs, (h->running + 1) * sizeof *h->reqs);

@@ -173,3 +173,19 @@ int64_t notif_backoff_delay(int64_t base, int64_t max, int n)
     }
     return d < max ? d : max;
 }
+
+int64_t notif_jitter(int64_t delay, uint64_t *state)
+{
+    /* xorshift64: spreading retries needs no better randomness */
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    if (delay <= 0)
+        return 0;
+    int64_t span = delay / 4;
+    if (span <= 0 || delay > INT64_MAX - span)
+        return delay;
+    return delay + (int64_t)(x % (uint64_t)(span + 1));
+}

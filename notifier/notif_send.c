@@ -95,9 +95,9 @@ static void send_stdout(notif_sender *s, const notif_channel *ch, const notif_ms
     free(title);
     free(body);
     if (rc != 0 || ferror(out))
-        done(arg, NOTIF_RETRY, "cannot write to standard output");
+        done(arg, NOTIF_RETRY, "cannot write to standard output", 0);
     else
-        done(arg, NOTIF_OK, NULL);
+        done(arg, NOTIF_OK, NULL, 0);
 }
 
 /*
@@ -201,7 +201,7 @@ static void send_jsonl(notif_sender *s, const notif_channel *ch, const notif_msg
     }
     if (b.len == 0) {   /* every line is already in the file */
         nm_buf_free(&b);
-        done(arg, NOTIF_OK, NULL);
+        done(arg, NOTIF_OK, NULL, 0);
         return;
     }
     char msg[300];
@@ -209,7 +209,7 @@ static void send_jsonl(notif_sender *s, const notif_channel *ch, const notif_msg
     if (fd < 0) {
         snprintf(msg, sizeof msg, "%s: %s", ch->path, strerror(errno));
         nm_buf_free(&b);
-        done(arg, NOTIF_RETRY, msg);
+        done(arg, NOTIF_RETRY, msg, 0);
         return;
     }
     size_t off = 0;
@@ -230,9 +230,9 @@ static void send_jsonl(notif_sender *s, const notif_channel *ch, const notif_msg
     nm_buf_free(&b);
     if (failed) {
         snprintf(msg, sizeof msg, "%s: %s", ch->path, strerror(failed));
-        done(arg, NOTIF_RETRY, msg);
+        done(arg, NOTIF_RETRY, msg, 0);
     } else {
-        done(arg, NOTIF_OK, NULL);
+        done(arg, NOTIF_OK, NULL, 0);
     }
 }
 
@@ -598,7 +598,7 @@ static void send_http(notif_sender *s, const notif_channel *ch, const notif_msg 
         bearer = ch->token;
         break;
     default:
-        done(arg, NOTIF_PERMANENT, "not an HTTP channel");
+        done(arg, NOTIF_PERMANENT, "not an HTTP channel", 0);
         return;
     }
     http_json(s, ch, m, method, url, body, bearer, done, arg);

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Webhook-family channels (webhook, slack, mattermost, teams, telegram,
 matrix, ntfy) against a real HTTP server on loopback that fails on demand:
-500s, a hang past the timeout, a dropped connection, 403. Proves retries
-with exponential back-off, "failed" after a permanent refusal, and that
-nothing is delivered twice (retries, re-sends)."""
+500s, a hang past the timeout, a dropped connection, 403, 429 and 503
+asking for a wait (Retry-After in seconds or as a date, Telegram's
+retry_after). Proves retries with exponential back-off, the wait a server
+asks for obeyed, "failed" after a permanent refusal, and that nothing is
+delivered twice (retries, re-sends)."""
 import json
 import os
 import shutil
@@ -71,23 +73,35 @@ type = webhook
 url = %(u)s/refused
 retry_base = 100ms
 
+[channel limited]
+type = webhook
+url = %(u)s/limited
+retry_base = 100ms
+
+[channel busy]
+type = webhook
+url = %(u)s/busy
+retry_base = 100ms
+
 [route all]
 themes = *
-channels = hook, slack, teams, mm, tg, mx, phone, refused
+channels = hook, slack, teams, mm, tg, mx, phone, refused, limited, busy
 """ % locals()
 
 sink.plan("/slack", ["500", "503", "ok"])
 sink.plan("/teams", ["hang", "ok"])
 sink.plan("/mm", ["drop", "ok"])
 sink.plan("/refused", ["403"])
-sink.plan("/tg", ["429", "ok"])
+sink.plan("/tg", ["429+tg3", "ok"])
+sink.plan("/limited", ["429+ra2", "ok"])
+sink.plan("/busy", ["503+date3", "ok"])
 
 n = Notifier(tmp, store, conf)
 r = n.check()
 check(r.returncode == 0, "config OK: " + r.stdout + r.stderr)
 n.start()
 store.send(alert(1, title='Minsk "drone" incident <b>near</b> border'))
-chans = ["hook", "slack", "teams", "mm", "tg", "mx", "phone", "refused"]
+chans = ["hook", "slack", "teams", "mm", "tg", "mx", "phone", "limited", "busy", "refused"]
 acks = store.collect(lambda a: all(acks_for(a, 1, c) for c in chans), timeout=20)
 for c in chans[:-1]:
     a = acks_for(acks, 1, c)
@@ -104,6 +118,13 @@ check(g1 >= 0.28 and g2 >= 0.58 and g2 > g1 * 1.5, "exponential back-off (%.2fs 
 check(len(sink.on("/teams")) == 2, "teams: hang past the timeout, then retried")
 check(len(sink.on("/mm")) == 2, "mattermost: dropped connection, then retried")
 check(len(sink.on("/tg")) == 2, "telegram: 429 retried")
+# The waits servers asked for; the back-off alone would have been 2-2.5 s
+# (telegram's default retry_base) and 0.1-0.125 s (the others).
+for path, least, what in (("/tg", 2.9, "telegram's retry_after of 3 s"), ("/limited", 1.9, "Retry-After: 2"),
+                          ("/busy", 1.0, "a Retry-After date 3 s ahead (whole seconds)")):
+    rq = sink.on(path)
+    gap = rq[1][0] - rq[0][0] if len(rq) == 2 else -1
+    check(gap >= least, "%s obeyed: retried after %.2f s" % (what, gap))
 
 # bodies
 hook = sink.on("/hook")[0]

@@ -169,6 +169,21 @@ START_TEST(backoff)
     ck_assert_int_eq(notif_backoff_delay(2000, 300000, 9), 300000);
     ck_assert_int_eq(notif_backoff_delay(2000, 300000, 1000), 300000);   /* no overflow */
     ck_assert_int_eq(notif_backoff_delay(INT64_MAX / 2, INT64_MAX, 100), INT64_MAX);
+    /* Jitter lengthens by 0-25%, never shortens, and does vary. */
+    uint64_t st = 1;
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int i = 0; i < 1000; i++) {
+        int64_t j = notif_jitter(2000, &st);
+        ck_assert_int_ge(j, 2000);
+        ck_assert_int_le(j, 2500);
+        lo = j < lo ? j : lo;
+        hi = j > hi ? j : hi;
+    }
+    ck_assert_int_lt(lo, 2100);
+    ck_assert_int_gt(hi, 2400);
+    ck_assert_int_eq(notif_jitter(0, &st), 0);
+    ck_assert_int_eq(notif_jitter(3, &st), 3);     /* too short to spread */
+    ck_assert_int_ge(notif_jitter(INT64_MAX, &st), INT64_MAX - 1);
 }
 END_TEST
 

@@ -1,11 +1,15 @@
 """A webhook receiver for the notifier's tests: python http.server on a free
 loopback port, in a thread. Each path has a script of behaviours, one per
-request ("ok", "500", "403", "429", "hang", "drop"); when the script runs
-out the path answers "ok". Every request is recorded with its time."""
+request ("ok", "500", "403", "429", "hang", "drop"; a status may carry a
+wait the server asks for: "429+ra2" sends Retry-After: 2, "503+date3" a
+Retry-After date 3 s ahead, "429+tg2" Telegram's {"parameters":
+{"retry_after": 2}}); when the script runs out the path answers "ok".
+Every request is recorded with its time."""
 import json
 import socket
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -37,9 +41,17 @@ class Sink:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                code = 200 if what == "ok" else int(what)
+                status, _, ask = what.partition("+")
+                code = 200 if status == "ok" else int(status)
                 out = b'{"ok": true, "event_id": "$x"}'
+                if ask.startswith("tg"):
+                    out = json.dumps({"ok": False, "error_code": code, "description": "Too Many Requests",
+                                      "parameters": {"retry_after": int(ask[2:])}}).encode()
                 self.send_response(code)
+                if ask.startswith("ra"):
+                    self.send_header("Retry-After", ask[2:])
+                elif ask.startswith("date"):
+                    self.send_header("Retry-After", formatdate(time.time() + int(ask[4:]), usegmt=True))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
