@@ -163,7 +163,9 @@ static const char *qname(struct rd *r, const char *p, size_t *colon)
     return p;
 }
 
-/* The line p is on (p at or after line_pos), counting LFs as libxml2 does. */
+/* The line p is on (p at or after line_pos), counting LFs only, as
+   libxml2 does for node lines (a lone CR, old Mac style, starts no new
+   line there: tested). */
 static unsigned line_at(struct rd *r, const char *p)
 {
     const char *q = r->line_pos;
@@ -417,7 +419,8 @@ static bool namespaces(struct rd *r, xmlNode *n, const struct open *o, size_t co
             if (!ns)
                 return decline(r, "an undeclared attribute prefix");
         }
-        const xmlChar *local = intern(r, a->name + (a->colon ? a->colon + 1 : 0), a->len - (a->colon ? a->colon + 1 : 0));
+        size_t skip = a->colon ? a->colon + 1 : 0;
+        const xmlChar *local = intern(r, a->name + skip, a->len - skip);
         need(xmlNewNsProp(n, ns, local, (const xmlChar *)r->val.data + a->voff));
     }
     return true;
@@ -448,7 +451,8 @@ static const char *start_tag(struct rd *r, const char *p)
     o->qname = p + 1;
     o->len = (size_t)(e - p - 1);
     size_t lstart = colon ? colon + 1 : 0;
-    xmlNode *n = need(xmlNewDocNodeEatName(r->doc, NULL, (xmlChar *)intern(r, o->qname + lstart, o->len - lstart), NULL));
+    xmlChar *local = (xmlChar *)intern(r, o->qname + lstart, o->len - lstart);
+    xmlNode *n = need(xmlNewDocNodeEatName(r->doc, NULL, local, NULL));
     unsigned line = line_at(r, next);
     n->line = (unsigned short)(line < 65535 ? line : 65535);
     if (r->depth) {

@@ -63,6 +63,7 @@ static const char *const covered[] = {
     RSS("<item><title>x</title><link>rel/a?b=1&amp;c=2</link><category domain=\"a&#10;b\tc\r\nd\">c</category>"
         "<guid isPermaLink=\"false\">g5</guid></item>"),
     RSS("<item><title/><description>]] ] ]></description><guid>g6</guid></item>"),
+    RSS("<item>\r<title>old Mac line ends</title>\r\r<pubDate>not a date</pubDate>\r\n<guid>g7</guid></item>"),
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet href=\"s.xsl\"?>\n<!-- c -->\n"
     "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"https://a.org/b/\" xml:lang=\"en\">"
     "<title type=\"html\">&lt;b&gt;bold&lt;/b&gt;</title><link href=\"/home\"/>"
