@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, fail, rss  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, fail, rss, trickle  # noqa: E402
 
 srv = Server()
 busy_feed = rss("Busy", [("busy-0", "B0", "http://example.invalid/b", "S")]).encode()
@@ -31,22 +31,9 @@ srv.static("/steady.xml", rss("Steady", [("s-0", "S0", "http://example.invalid/s
            ctype="application/rss+xml", etag='"s1"')
 
 
-def trickle(h):
-    h.send_response(200)
-    h.send_header("Content-Type", "text/html")
-    h.send_header("Content-Length", "100000")
-    h.end_headers()
-    try:
-        for _ in range(100000):
-            h.wfile.write(b" ")
-            h.wfile.flush()
-            time.sleep(0.5)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-
-
-srv.route("/slow.xml", trickle)
-srv.route("/slow.html", trickle)
+slow = trickle("text/html", 100000, 0.5)
+srv.route("/slow.xml", slow)
+srv.route("/slow.html", slow)
 srv.static("/slowpage.xml", rss("Slow page", [("sp-0", "SP0", srv.url("/slow.html"), "S")]),
            ctype="application/rss+xml")
 srv.static("/late.xml", rss("Late", [("late-0", "L0", "http://example.invalid/l", "S")]),

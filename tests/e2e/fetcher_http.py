@@ -10,11 +10,10 @@ feed's items are delivered all the same.
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, gzip_bomb, rss  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, gzip_bomb, rss, trickle  # noqa: E402
 
 srv = Server()
 good = rss("Good", [("g-%d" % i, "Good %d" % i, "http://example.invalid/%d" % i, "S%d" % i) for i in range(2)])
@@ -36,23 +35,9 @@ def endless(h):
         pass
 
 
-def trickle(h):
-    h.send_response(200)
-    h.send_header("Content-Type", "application/rss+xml")
-    h.send_header("Content-Length", "1000")
-    h.end_headers()
-    try:
-        for _ in range(1000):
-            h.wfile.write(b" ")
-            h.wfile.flush()
-            time.sleep(1)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-
-
 bomb = gzip_bomb(64)
 srv.route("/endless.xml", endless)
-srv.route("/trickle.xml", trickle)
+srv.route("/trickle.xml", trickle("application/rss+xml", 1000, 1))
 srv.route("/bomb.xml", lambda h: h.reply(200, bomb, "application/rss+xml", {"Content-Encoding": "gzip"}))
 srv.route("/loop-a", lambda h: h.reply(302, b"", headers={"Location": "/loop-b"}))
 srv.route("/loop-b", lambda h: h.reply(302, b"", headers={"Location": "/loop-a"}))

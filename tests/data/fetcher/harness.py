@@ -290,3 +290,21 @@ class Fetcher:
 
 def gzip_bomb(mbytes):
     return gzip.compress(b"\0" * (mbytes << 20), 9)
+
+
+def trickle(ctype, length, interval):
+    """A route that announces length bytes of ctype and sends one space
+    every interval seconds (a server stuck, or hostile, mid-body)."""
+    def fn(h):
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(length))
+        h.end_headers()
+        try:
+            for _ in range(length):
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    return fn
