@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, rss  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, rss, close_all  # noqa: E402
 
 try:
     import zmq
@@ -83,8 +83,5 @@ try:
           % max(gaps))
     check(fx.stop() == 0, "SIGTERM stops the daemon")
 finally:
-    if store:
-        store.close()
-    fx.close()
-    srv.close()
+    close_all(store, fx, srv)
 print("PASS")

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, fail, rss, trickle  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, fail, rss, trickle, close_all  # noqa: E402
 
 srv = Server()
 busy_feed = rss("Busy", [("busy-0", "B0", "http://example.invalid/b", "S")]).encode()
@@ -112,8 +112,5 @@ try:
     check("sp-0" not in store.ids() and fx.pending() == 0,
           "an item whose page was still loading at SIGTERM was not sent (it is new again next time)")
 finally:
-    if store:
-        store.close()
-    fx.close()
-    srv.close()
+    close_all(store, fx, srv)
 print("PASS")

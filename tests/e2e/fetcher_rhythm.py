@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, rss  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, rss, close_all  # noqa: E402
 
 body = rss("Rhythm", [("r-0", "R0", "http://example.invalid/r", "S")]).encode()
 
@@ -42,8 +42,5 @@ try:
     check(max(gaps) < 1.5, "never a second late (largest gap %.3f s)" % max(gaps))
     check(statistics.median(gaps) < 1.1, "median gap %.3f s" % statistics.median(gaps))
 finally:
-    if store:
-        store.close()
-    fx.close()
-    srv.close()
+    close_all(store, fx, srv)
 print("PASS")

@@ -288,6 +288,13 @@ class Fetcher:
         self.tmp.cleanup()
 
 
+def close_all(*things):
+    """Closes each of things that exists (a test's finally: store, fetcher, server)."""
+    for t in things:
+        if t:
+            t.close()
+
+
 def gzip_bomb(mbytes):
     return gzip.compress(b"\0" * (mbytes << 20), 9)
 
