@@ -144,8 +144,8 @@ struct clean_stats {
 };
 
 /* Returns the length of the longest prefix of p (n bytes) that is already
-   clean. This is the fast path: nearly every feed is clean throughout, so
-   16 bytes of ASCII and two-byte sequences (Cyrillic, the desk's bread and
+   clean. The repair loop's fast path (a document found clean throughout
+   never gets here: feed_to_utf8 asks feed_utf8_valid first): 16 bytes of ASCII and two-byte sequences (Cyrillic, the desk's bread and
    butter) are checked at a time (8 ASCII bytes without SSE2), and what a
    block does not settle one character at a time. */
 static size_t clean_prefix(const unsigned char *p, size_t n)
@@ -200,6 +200,42 @@ static size_t clean_prefix(const unsigned char *p, size_t n)
         }
     }
     return (size_t)(p - s);
+}
+
+/* Returns true when the byte at p, in valid UTF-8, starts a character XML
+   forbids: a C0 control other than tab, LF and CR, or U+FFFE or U+FFFF
+   (EF BF BE, EF BF BF: the two bytes after EF are there in valid UTF-8). */
+static inline bool forbidden_at(const unsigned char *p)
+{
+    return (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') ||
+           (*p == 0xEF && p[1] == 0xBF && (p[2] | 1) == 0xBF);
+}
+
+/* Returns true when p (n bytes of valid UTF-8) holds no character XML
+   forbids. 32 bytes at a time are searched for the bytes that may start
+   one, controls and EF (the lead of U+FFFE and U+FFFF, rare in any text);
+   each found (mostly line feeds) is then judged alone. */
+static bool xml_chars_only(const unsigned char *p, size_t n)
+{
+    const unsigned char *end = p + n;
+#if TEXT_BLOCK
+    const __m128i c1f = _mm_set1_epi8(0x1F), ef = _mm_set1_epi8((char)0xEF);
+    while (end - p >= 32) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        __m128i mx = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x), _mm_cmpeq_epi8(x, ef));
+        __m128i my = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(y, c1f), y), _mm_cmpeq_epi8(y, ef));
+        uint32_t m = (uint32_t)_mm_movemask_epi8(mx) | (uint32_t)_mm_movemask_epi8(my) << 16;
+        for (; m; m &= m - 1)
+            if (forbidden_at(p + __builtin_ctz(m)))
+                return false;
+        p += 32;
+    }
+#endif
+    for (; p < end; p++)
+        if (forbidden_at(p))
+            return false;
+    return true;
 }
 
 /* Appends p (n bytes) to out as clean UTF-8 and counts the repairs. */
@@ -425,7 +461,7 @@ const char *feed_to_utf8(const char *data, size_t len, const char *http_charset,
         free(cs);
         return nm_err_set(err, "empty document"), NULL;
     }
-    if (is_utf8_name(cs) && clean_prefix((const unsigned char *)p, n) == n) {
+    if (is_utf8_name(cs) && feed_utf8_valid(p, n) && xml_chars_only((const unsigned char *)p, n)) {
         /* The common case: already clean, nothing to copy. */
         free(cs);
         *out_len = n;

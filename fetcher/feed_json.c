@@ -3,7 +3,9 @@
  * without building a jansson tree first. For a 12 MB feed, building the
  * tree (one json_string per field, each validating and copying its text)
  * and dumping it (jansson's dump decodes every character) cost more than
- * libxml2's whole parse; this writer makes one pass per string.
+ * libxml2's whole parse. This writer checks each string's UTF-8 whole
+ * with simdjson's validator (feed_utf8.cc) and copies it in one pass that
+ * only looks for the bytes JSON escapes.
  *
  * The output is byte for byte what json_dumps(feed_to_json(f), JSON_COMPACT)
  * gives (tests/unit/test_feed_parse.c checks it on every fixture): members
@@ -12,7 +14,7 @@
  * invalid UTF-8, a string that is not valid UTF-8 is left out (the member
  * or array element disappears) rather than written broken.
  */
-#include "fetcher/feed_parse.h"
+#include "fetcher/feed_priv.h"
 #include "fetcher/text_block.h"
 
 #include <stdio.h>
@@ -57,117 +59,67 @@ static void maybe_flush(struct jw *w, bool force)
     w->b.len = 0;
 }
 
-/* Byte classes for the escaper: 0 copied as is, 1 escaped, 2 starts a
-   multi-byte UTF-8 sequence, 3 never valid in UTF-8. */
-static const unsigned char byte_class[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-};
-
-/* Returns the length of the valid UTF-8 sequence at p (lead byte of class 2)
-   with at most n bytes available, or 0 when it is invalid (overlong,
-   surrogate, beyond U+10FFFF or cut short), as jansson judges it. */
-static inline size_t utf8_len(const unsigned char *p, size_t n)
+/* Returns the first byte in [p, end) that JSON escapes (", \\ and the
+   controls below 0x20), or end; the bytes before it are copied to *o,
+   which is advanced past them. Sixteen bytes are looked at and stored at
+   a time: *o must have room for 16 bytes more than it receives. */
+static inline const unsigned char *copy_plain(const unsigned char *p, const unsigned char *end, char **o)
 {
-    unsigned c = p[0];
-    if (c < 0xE0)
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        unsigned v = ((c & 0x0F) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-        return v >= 0x800 && (v < 0xD800 || v > 0xDFFF) ? 3 : 0;
+    char *out = *o;
+#if TEXT_BLOCK
+    const __m128i c1f = _mm_set1_epi8(0x1F), quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i esc = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+        unsigned m = (unsigned)_mm_movemask_epi8(esc);
+        _mm_storeu_si128((__m128i *)(void *)out, x);
+        if (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            *o = out + k;
+            return p + k;
+        }
+        out += 16;
+        p += 16;
     }
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-        return 0;
-    unsigned v = ((c & 0x07) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
-    return v >= 0x10000 && v <= 0x10FFFF ? 4 : 0;
+#endif
+    while (p < end && *p >= 0x20 && *p != '"' && *p != '\\')
+        *out++ = (char)*p++;
+    *o = out;
+    return p;
 }
 
 /* Writes s as a JSON string. Returns false, having written nothing, when
-   s is not valid UTF-8. */
+   s is not valid UTF-8: it is checked whole first (feed_utf8_valid, at
+   vector speed), so the copy only looks for the bytes to escape. */
 static bool string(struct jw *w, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s), start = w->b.len;
-    reserve(w, 6 * n + 2);   /* the longest escape, \u00XX, is 6 bytes for 1 */
+    size_t n = strlen(s);
+    if (!feed_utf8_valid(s, n))
+        return false;
+    /* The longest escape, \u00XX, is 6 bytes for 1; 16 more for copy_plain. */
+    reserve(w, 6 * n + 2 + 16);
     char *o = w->b.data + w->b.len;
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     *o++ = '"';
-    while (p < end) {
-#if TEXT_BLOCK
-        /* Blocks of 16 bytes that need no escape and are valid UTF-8 (ASCII
-           and two-byte sequences) are copied whole. */
-        while (end - p >= 16) {
-            struct text_block b;
-            __m128i x = text_block_load(p, &b);
-            unsigned bad = b.ctl | text_block_eq(x, '"') | text_block_eq(x, '\\') | b.other |
-                           (b.cont ^ ((b.lead2 << 1) & 0xFFFFu));
-            if (bad) {
-                unsigned k = (unsigned)__builtin_ctz(bad);
-                if (k && (b.lead2 >> (k - 1)) & 1)
-                    k--;
-                memcpy(o, p, k);
-                o += k;
-                p += k;
-                break;
-            }
-            /* All 16 bytes are stored; a sequence cut by the block's end is
-               taken back and starts the next block. */
-            _mm_storeu_si128((__m128i *)(void *)o, x);
-            unsigned whole = 16 - ((b.lead2 >> 15) & 1);
-            o += whole;
-            p += whole;
-        }
-#endif
-        const unsigned char *q = p;
-        while (q < end && byte_class[*q] == 0)
-            q++;
-        memcpy(o, p, (size_t)(q - p));
-        o += q - p;
-        p = q;
-        if (p >= end)
-            break;
-        switch (byte_class[*p]) {
-        case 1:
-            *o++ = '\\';
-            switch (*p) {
-            case '"': *o++ = '"'; break;
-            case '\\': *o++ = '\\'; break;
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            default:
-                memcpy(o, "u00", 3);
-                o[3] = hex[*p >> 4];
-                o[4] = hex[*p & 15];
-                o += 5;
-            }
-            p++;
-            break;
-        case 2: {
-            size_t k = utf8_len(p, (size_t)(end - p));
-            if (!k) {
-                w->b.len = start;
-                return false;
-            }
-            memcpy(o, p, k);
-            o += k;
-            p += k;
-            break;
-        }
+    while ((p = copy_plain(p, end, &o)) < end) {
+        *o++ = '\\';
+        switch (*p) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
         default:
-            w->b.len = start;
-            return false;
+            memcpy(o, "u00", 3);
+            o[3] = hex[*p >> 4];
+            o[4] = hex[*p & 15];
+            o += 5;
         }
+        p++;
     }
     *o++ = '"';
     w->b.len = (size_t)(o - w->b.data);

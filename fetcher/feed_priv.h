@@ -24,6 +24,9 @@ void feed_finish_entry(struct feed *f, nm_article *a);
 /* Cuts s (owned) to at most max bytes at a UTF-8 character boundary. */
 void feed_cut(char *s, size_t max);
 
+/* Returns true when p (n bytes) is valid UTF-8 throughout (feed_utf8.cc). */
+bool feed_utf8_valid(const char *p, size_t n);
+
 /* Converts data to clean UTF-8 (valid, no characters XML forbids) and sets
    f->charset. Returns the clean text, *out_len bytes: data itself (past any
    byte-order mark, not NUL-terminated) when it is clean UTF-8 already, else

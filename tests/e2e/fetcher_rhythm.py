@@ -38,7 +38,13 @@ try:
     gaps = [b - a for a, b in zip(t, t[1:])]
     print("polls: %d, gaps: %s" % (len(t), " ".join("%.3f" % g for g in gaps)))
     check(len(t) >= 7, "about one poll a second over 8.5 s (%d)" % len(t))
-    check(min(gaps) >= 0.95, "never sooner than the 1 s interval (smallest gap %.3f s)" % min(gaps))
+    # Times are taken where the requests arrive. The first request also
+    # opens the connection (the others reuse it), so it can arrive late by
+    # the time that takes, which shortens the first gap without any poll
+    # starting early: seen once under ASan on a loaded machine (0.897 s).
+    # The check of politeness therefore starts from the second gap.
+    check(min(gaps[1:]) >= 0.95, "never sooner than the 1 s interval (smallest gap after the first %.3f s)"
+          % min(gaps[1:]))
     check(max(gaps) < 1.5, "never a second late (largest gap %.3f s)" % max(gaps))
     check(statistics.median(gaps) < 1.1, "median gap %.3f s" % statistics.median(gaps))
 finally:

@@ -42,6 +42,7 @@ fi
 
 # --- is libFuzzer there? -----------------------------------------------------
 CC=${FUZZ_CC:-clang}
+CXX=${FUZZ_CXX:-clang++}   # for fetcher/feed_utf8.cc
 if ! command -v "$CC" >/dev/null 2>&1; then
     echo "SKIP: $CC not found: install the Debian packages clang and libclang-rt-14-dev (scripts/setup)"
     exit 77
@@ -61,7 +62,7 @@ if ! grep -q '^NEWSMON_FUZZ:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
     echo "fuzz: configuring $BUILD"
     # -O1 keeps the sanitizers' reports readable and runs several times faster than -O0;
     # the Debug type keeps assert() on.
-    if ! CC=$CC cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 \
+    if ! CC=$CC CXX=$CXX cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
             -DNEWSMON_FUZZ=ON -DNEWSMON_SANITIZE=ON >"$BUILD/fuzz-configure.log" 2>&1; then
         cat "$BUILD/fuzz-configure.log"
         echo "FAIL: configuring the fuzz build failed"

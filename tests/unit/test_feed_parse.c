@@ -471,12 +471,19 @@ END_TEST
 
 START_TEST(test_charset_clean_offsets)
 {
-    /* A NUL, a forbidden control, an invalid byte or U+FFFF at each offset
-       of a long UTF-8 title: removed, replaced or kept as the rules say,
+    /* A forbidden control, an invalid byte, U+FFFE, U+FFFF or another
+       character led by the byte EF at each offset of a long UTF-8 title:
+       removed, replaced or kept as the rules say,
        wherever it falls in a 16-byte block. */
     static const struct { const char *bad, *out, *error; } kinds[] = {
         { "\x01", "", "not allowed in XML" },
+        { "\x1f", "", "not allowed in XML" },
         { "\xef\xbf\xbf", "\xef\xbf\xbd", NULL },
+        { "\xef\xbf\xbe", "\xef\xbf\xbd", NULL },
+        /* Other characters led by EF, the byte that leads U+FFFE and U+FFFF, are kept. */
+        { "\xef\xbf\xbd", "\xef\xbf\xbd", NULL },
+        { "\xef\xbc\x81", "\xef\xbc\x81", NULL },
+        { "\xef\xbe\xbf", "\xef\xbe\xbf", NULL },
         /* One bad byte in "UTF-8": the whole is read as a guessed charset. */
         { "\xd0", NULL, "not valid UTF-8 (first bad byte at offset" },
     };
@@ -508,6 +515,8 @@ START_TEST(test_charset_clean_offsets)
                               f.charset);
             if (kinds[k].error)
                 ck_assert_msg(has_error(&f, kinds[k].error), "kind %zu offset %zu: no error", k, off);
+            if (kinds[k].out && !strcmp(kinds[k].out, kinds[k].bad))
+                ck_assert_msg(f.n_errors == 0, "kind %zu offset %zu: error %s", k, off, f.errors[0]);
             feed_clear(&f);
             nm_buf_free(&title);
             nm_buf_free(&want);
