@@ -310,6 +310,48 @@ static size_t lead_byte(nm_buf *out, const unsigned char *p, const unsigned char
     return 1;
 }
 
+#if TEXT_BLOCK
+/* Copies blocks of 16 text bytes (single spaces after text included) from
+   p to out whole, and returns where the first other byte is (or the last
+   block's end). Every block is classified with a few vector compares and
+   one mask; the bytes are stored before it is known how many count, so
+   out has room for 16 bytes more than the input left. */
+static const unsigned char *copy_blocks(nm_buf *out, const unsigned char *p, const unsigned char *e, bool html)
+{
+    reserve(out, (size_t)(e - p) + 16);
+    char *o = out->data + out->len;
+    unsigned prev_text = out->len && o[-1] != ' ';
+    const __m128i space = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7F), c2 = _mm_set1_epi8((char)0xC2),
+                  e3 = _mm_set1_epi8((char)0xE3), one = _mm_set1_epi8(1), lt = _mm_set1_epi8('<'),
+                  amp = _mm_set1_epi8('&');
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* Controls and the space (<= 0x20), DEL, and the lead bytes C2, E2, E3. */
+        __m128i v = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, space), x), _mm_cmpeq_epi8(x, del));
+        v = _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(_mm_or_si128(x, one), e3)));
+        if (html)
+            v = _mm_or_si128(v, _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, amp)));
+        unsigned special = (unsigned)_mm_movemask_epi8(v);   /* spaces included */
+        unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, space));
+        unsigned text = ~special & 0xFFFFu;
+        unsigned bad = (special & ~sp) | (sp & ~((text << 1) | prev_text));
+        _mm_storeu_si128((__m128i *)(void *)o, x);
+        if (bad) {
+            unsigned k = (unsigned)__builtin_ctz(bad);
+            o += k;
+            p += k;
+            break;
+        }
+        prev_text = text >> 15;
+        o += 16;
+        p += 16;
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return p;
+}
+#endif
+
 /* Appends the text of [s, end) to out; markup and references are read
    when html is set, taken as text otherwise. */
 static void scan(nm_buf *out, const char *s, const char *end, bool html)
@@ -318,28 +360,8 @@ static void scan(nm_buf *out, const char *s, const char *end, bool html)
     reserve(out, (size_t)(e - p));
     while (p < e) {
 #if TEXT_BLOCK
-        /* Blocks of 16 text bytes (single spaces after text included) are
-           copied whole; the loop below takes over at the first other byte. */
-        while (e - p >= 16) {
-            struct text_block b;
-            __m128i x = text_block_load(p, &b);
-            unsigned special = b.ctl | text_block_eq(x, 0x7F) | text_block_eq(x, (char)0xC2) |
-                               text_block_eq(x, (char)0xE2) | text_block_eq(x, (char)0xE3);
-            if (html)
-                special |= text_block_eq(x, '<') | text_block_eq(x, '&');
-            unsigned sp = text_block_eq(x, ' ');
-            unsigned text = ~(special | sp) & 0xFFFFu;
-            unsigned after_text = (text << 1) | (out->len && out->data[out->len - 1] != ' ');
-            unsigned bad = special | (sp & ~after_text);
-            unsigned k = bad ? (unsigned)__builtin_ctz(bad) : 16;
-            reserve(out, 16);
-            _mm_storeu_si128((__m128i *)(void *)(out->data + out->len), x);
-            out->len += k;
-            out->data[out->len] = '\0';
-            p += k;
-            if (k < 16)
-                break;
-        }
+        if (e - p >= 16)
+            p = copy_blocks(out, p, e, html);
         if (p >= e)
             break;
 #endif
@@ -417,13 +439,14 @@ static char *finish(nm_buf *b)
     return nm_buf_steal(b);
 }
 
-/* Starts a buffer sized for len bytes of input: the text is rarely longer. */
+/* Starts a buffer sized for len bytes of input (the text is rarely
+   longer) and the 16 that copy_blocks stores past what it keeps. */
 static void start(nm_buf *b, size_t len)
 {
-    b->data = nm_xmalloc(len + 1);
+    b->cap = len + 16 + 1;
+    b->data = nm_xmalloc(b->cap);
     b->data[0] = '\0';
     b->len = 0;
-    b->cap = len + 1;
 }
 
 char *html_to_text(const char *s, size_t len)
