@@ -146,6 +146,15 @@ static void on_error(void *vctxt, xmlErrorPtr e)
 
 /* ---- element classification --------------------------------------------- */
 
+/* Whether name equals lit (a literal beginning with a letter), ignoring
+   case: the first letters are compared first, which settles most of the
+   long chains of names the readers below try (strcasecmp costs a call
+   and a look at the locale each time). */
+static inline bool name_is(const char *name, const char *lit)
+{
+    return ((unsigned char)(name[0] ^ lit[0]) & ~0x20u) == 0 && strcasecmp(name, lit) == 0;
+}
+
 /* Returns the namespace of element n and sets *local to its local name. */
 static enum ns_id classify(const xmlNode *n, const char **local)
 {
@@ -471,60 +480,60 @@ static bool common_element(struct ctx *c, const xmlNode *n, enum ns_id ns, const
                            struct draft *d)
 {
     if (ns == NS_DC) {
-        if (!strcasecmp(local, "creator") || !strcasecmp(local, "author"))
+        if (name_is(local, "creator") || name_is(local, "author"))
             set_once(&a->author, read_text(c, n, K_PLAIN));
-        else if (!strcasecmp(local, "date"))
+        else if (name_is(local, "date"))
             set_over(&a->updated, read_date(c, n, "dc:date"));
-        else if (!strcasecmp(local, "subject")) {
+        else if (name_is(local, "subject")) {
             char *s = read_text(c, n, K_PLAIN);
             if (s)
                 nm_article_add_category(a, s);
             free(s);
-        } else if (!strcasecmp(local, "title"))
+        } else if (name_is(local, "title"))
             set_once(&d->dc_title, read_text(c, n, K_HTML));
-        else if (!strcasecmp(local, "description"))
+        else if (name_is(local, "description"))
             set_once(&d->desc, read_text(c, n, K_HTML));
-        else if (!strcasecmp(local, "language"))
+        else if (name_is(local, "language"))
             set_once(&a->lang, read_raw(c, n));
-        else if (!strcasecmp(local, "identifier"))
+        else if (name_is(local, "identifier"))
             set_once(&d->about, read_raw(c, n));
         else
             return false;
         return true;
     }
     if (ns == NS_DCTERMS) {
-        if (!strcasecmp(local, "issued") || !strcasecmp(local, "created"))
+        if (name_is(local, "issued") || name_is(local, "created"))
             set_once(&a->published, read_date(c, n, "dcterms date"));
-        else if (!strcasecmp(local, "modified"))
+        else if (name_is(local, "modified"))
             set_over(&a->updated, read_date(c, n, "dcterms:modified"));
         else
             return false;
         return true;
     }
-    if (ns == NS_XHTML && !strcasecmp(local, "body")) {
+    if (ns == NS_XHTML && name_is(local, "body")) {
         set_once(&d->content, read_text(c, n, K_XHTML));
         return true;
     }
-    if (ns == NS_CONTENT && !strcasecmp(local, "encoded")) {
+    if (ns == NS_CONTENT && name_is(local, "encoded")) {
         set_once(&d->content, read_text(c, n, K_HTML));
         return true;
     }
     if (ns == NS_MEDIA) {
-        if (!strcasecmp(local, "group") || !strcasecmp(local, "content")) {
+        if (name_is(local, "group") || name_is(local, "content")) {
             for (const xmlNode *k = n->children; k; k = k->next) {
                 const char *l;
                 if (k->type == XML_ELEMENT_NODE && classify(k, &l) == NS_MEDIA)
                     common_element(c, k, NS_MEDIA, l, a, d);
             }
-        } else if (!strcasecmp(local, "description"))
+        } else if (name_is(local, "description"))
             set_once(&d->media_desc, read_text(c, n, atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(local, "title"))
+        else if (name_is(local, "title"))
             set_once(&d->media_title, read_text(c, n, atom_kind(n, K_PLAIN)));
         else
             return false;
         return true;
     }
-    if (ns == NS_ITUNES && !strcasecmp(local, "author")) {
+    if (ns == NS_ITUNES && name_is(local, "author")) {
         set_once(&a->author, read_text(c, n, K_PLAIN));
         return true;
     }
@@ -606,23 +615,23 @@ static void atom_entry(struct ctx *c, const xmlNode *e)
             common_element(c, n, ns, l, a, &d);
             continue;
         }
-        if (!strcasecmp(l, "id"))
+        if (name_is(l, "id"))
             set_once(&a->id, read_raw(c, n));
-        else if (!strcasecmp(l, "title"))
+        else if (name_is(l, "title"))
             set_once(&a->title, read_text(c, n, atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(l, "link") && (atom_alternate(n) || !attr(n, "href")))
+        else if (name_is(l, "link") && (atom_alternate(n) || !attr(n, "href")))
             set_over(&d.link, atom_link(c, n));
-        else if (!strcasecmp(l, "summary"))
+        else if (name_is(l, "summary"))
             set_once(&d.desc, read_text(c, n, atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(l, "content"))
+        else if (name_is(l, "content"))
             set_once(&d.content, read_text(c, n, attr(n, "src") ? K_SKIP : atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(l, "published") || !strcasecmp(l, "issued"))
+        else if (name_is(l, "published") || name_is(l, "issued"))
             set_over(&a->published, read_date(c, n, l));
-        else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified"))
+        else if (name_is(l, "updated") || name_is(l, "modified"))
             set_over(&a->updated, read_date(c, n, l));
-        else if (!strcasecmp(l, "author"))
+        else if (name_is(l, "author"))
             set_once(&a->author, person_name(c, n));
-        else if (!strcasecmp(l, "category"))
+        else if (name_is(l, "category"))
             atom_category(c, n, a);
     }
     entry_finish(c, a, &d, e);
@@ -643,21 +652,21 @@ static void atom_feed(struct ctx *c, const xmlNode *root)
             continue;
         enum ns_id ns = classify(n, &l);
         if (!atom_ns(ns, true)) {
-            if (ns == NS_DC && !strcasecmp(l, "language"))
+            if (ns == NS_DC && name_is(l, "language"))
                 set_once(&f->lang, read_raw(c, n));
             continue;
         }
-        if (!strcasecmp(l, "entry"))
+        if (name_is(l, "entry"))
             atom_entry(c, n);
-        else if (!strcasecmp(l, "title"))
+        else if (name_is(l, "title"))
             set_once(&f->title, read_text(c, n, atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(l, "link") && atom_alternate(n))
+        else if (name_is(l, "link") && atom_alternate(n))
             set_over(&f->link, atom_link(c, n));
-        else if (!strcasecmp(l, "subtitle") || !strcasecmp(l, "tagline"))
+        else if (name_is(l, "subtitle") || name_is(l, "tagline"))
             set_once(&f->subtitle, read_text(c, n, atom_kind(n, K_PLAIN)));
-        else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified"))
+        else if (name_is(l, "updated") || name_is(l, "modified"))
             set_over(&f->updated, read_date(c, n, l));
-        else if (!strcasecmp(l, "id"))
+        else if (name_is(l, "id"))
             set_once(&id, read_raw(c, n));
     }
     if (!f->link && id)
@@ -692,17 +701,17 @@ static void rss_item(struct ctx *c, const xmlNode *it)
             continue;
         enum ns_id ns = classify(n, &l);
         if (ns == NS_ATOM10 || ns == NS_ATOM03) {
-            if (!strcasecmp(l, "link") && atom_alternate(n))
+            if (name_is(l, "link") && atom_alternate(n))
                 set_over(&d.alt_link, atom_link(c, n));
-            else if (!strcasecmp(l, "id"))
+            else if (name_is(l, "id"))
                 set_once(&d.guid, read_raw(c, n));
-            else if (!strcasecmp(l, "updated"))
+            else if (name_is(l, "updated"))
                 set_over(&a->updated, read_date(c, n, l));
-            else if (!strcasecmp(l, "published"))
+            else if (name_is(l, "published"))
                 set_over(&a->published, read_date(c, n, l));
-            else if (!strcasecmp(l, "summary"))
+            else if (name_is(l, "summary"))
                 set_once(&d.desc, read_text(c, n, atom_kind(n, K_PLAIN)));
-            else if (!strcasecmp(l, "author"))
+            else if (name_is(l, "author"))
                 set_once(&a->author, person_name(c, n));
             continue;
         }
@@ -710,31 +719,31 @@ static void rss_item(struct ctx *c, const xmlNode *it)
             common_element(c, n, ns, l, a, &d);
             continue;
         }
-        if (!strcasecmp(l, "title"))
+        if (name_is(l, "title"))
             set_over(&a->title, read_text(c, n, K_HTML));
-        else if (!strcasecmp(l, "link")) {
+        else if (name_is(l, "link")) {
             char *t = read_raw(c, n);
             if (t)
                 set_over(&d.link, resolve(c, n, t));
             free(t);
-        } else if (!strcasecmp(l, "guid")) {
+        } else if (name_is(l, "guid")) {
             const char *perma = attr(n, "isPermaLink");
             char *g = read_raw(c, n);
             if (g) {
                 set_over(&d.guid, g);
                 d.guid_is_link = !perma || strcasecmp(perma, "true") == 0;
             }
-        } else if (!strcasecmp(l, "description"))
+        } else if (name_is(l, "description"))
             set_over(&d.desc, read_text(c, n, K_HTML));
-        else if (!strcasecmp(l, "summary") || !strcasecmp(l, "abstract"))
+        else if (name_is(l, "summary") || name_is(l, "abstract"))
             set_over(&d.summary, read_text(c, n, K_HTML));
-        else if (!strcasecmp(l, "fullitem") || !strcasecmp(l, "body"))
+        else if (name_is(l, "fullitem") || name_is(l, "body"))
             set_once(&d.content, read_text(c, n, K_HTML));
-        else if (!strcasecmp(l, "pubDate"))
+        else if (name_is(l, "pubDate"))
             set_over(&a->published, read_date(c, n, "pubDate"));
-        else if (!strcasecmp(l, "author"))
+        else if (name_is(l, "author"))
             set_once(&a->author, read_text(c, n, K_PLAIN));
-        else if (!strcasecmp(l, "category")) {
+        else if (name_is(l, "category")) {
             char *s = read_text(c, n, K_PLAIN);
             if (s)
                 nm_article_add_category(a, s);
@@ -768,40 +777,40 @@ static void rss_channel(struct ctx *c, const xmlNode *ch)
             continue;
         enum ns_id ns = classify(n, &l);
         if (rss_core(ns)) {
-            if (!strcasecmp(l, "item"))
+            if (name_is(l, "item"))
                 rss_item(c, n);
-            else if (!strcasecmp(l, "title"))
+            else if (name_is(l, "title"))
                 set_once(&f->title, read_text(c, n, K_HTML));
-            else if (!strcasecmp(l, "link")) {
+            else if (name_is(l, "link")) {
                 char *t = read_raw(c, n);
                 if (t)
                     set_once(&f->link, resolve(c, n, t));
                 free(t);
-            } else if (!strcasecmp(l, "description"))
+            } else if (name_is(l, "description"))
                 set_once(&f->subtitle, read_text(c, n, K_HTML));
-            else if (!strcasecmp(l, "language"))
+            else if (name_is(l, "language"))
                 set_over(&f->lang, read_raw(c, n));
-            else if (!strcasecmp(l, "lastBuildDate") || !strcasecmp(l, "pubDate"))
+            else if (name_is(l, "lastBuildDate") || name_is(l, "pubDate"))
                 set_once(&f->updated, read_date(c, n, l));
-            else if (!strcasecmp(l, "ttl")) {
+            else if (name_is(l, "ttl")) {
                 char *t = read_raw(c, n);
                 if (t)
                     f->ttl_minutes = atoi(t) > 0 && atoi(t) < 1000000 ? atoi(t) : 0;
                 free(t);
             }
-        } else if ((ns == NS_ATOM10 || ns == NS_ATOM03) && !strcasecmp(l, "link") && atom_alternate(n)) {
+        } else if ((ns == NS_ATOM10 || ns == NS_ATOM03) && name_is(l, "link") && atom_alternate(n)) {
             set_once(&alt, atom_link(c, n));
-        } else if (ns == NS_DC && !strcasecmp(l, "title")) {
+        } else if (ns == NS_DC && name_is(l, "title")) {
             set_once(&f->title, read_text(c, n, K_HTML));
-        } else if (ns == NS_DC && !strcasecmp(l, "language")) {
+        } else if (ns == NS_DC && name_is(l, "language")) {
             set_once(&f->lang, read_raw(c, n));
-        } else if (ns == NS_DC && !strcasecmp(l, "date")) {
+        } else if (ns == NS_DC && name_is(l, "date")) {
             set_over(&f->updated, read_date(c, n, "dc:date"));
-        } else if (ns == NS_SY && !strcasecmp(l, "updatePeriod")) {
+        } else if (ns == NS_SY && name_is(l, "updatePeriod")) {
             char *t = read_raw(c, n);
             period = t ? period_minutes(t) : 0;
             free(t);
-        } else if (ns == NS_SY && !strcasecmp(l, "updateFrequency")) {
+        } else if (ns == NS_SY && name_is(l, "updateFrequency")) {
             char *t = read_raw(c, n);
             frequency = t && atoi(t) > 0 ? atoi(t) : 1;
             free(t);
@@ -840,9 +849,9 @@ static void rss_feed(struct ctx *c, const xmlNode *root, const char *root_name)
         enum ns_id ns = classify(n, &l);
         if (!rss_core(ns))
             continue;
-        if (!strcasecmp(l, "channel"))
+        if (name_is(l, "channel"))
             rss_channel(c, n);
-        else if (!strcasecmp(l, "item"))
+        else if (name_is(l, "item"))
             rss_item(c, n);
     }
 }
@@ -948,20 +957,20 @@ static enum entry_kind walk_entry(const xmlNode *n, const xmlNode *root)
     /* Most elements are neither: the local name says so cheaply. */
     const char *colon = strchr((const char *)n->name, ':');
     l = colon ? colon + 1 : (const char *)n->name;
-    if (strcasecmp(l, "item") != 0 && strcasecmp(l, "entry") != 0)
+    if (!name_is(l, "item") && !name_is(l, "entry"))
         return E_NONE;
     enum ns_id ns = classify(n, &l);
     classify(root, &rl);
-    bool rss_root = !strcasecmp(rl, "rss") || !strcasecmp(rl, "RDF") || !strcasecmp(rl, "channel");
+    bool rss_root = name_is(rl, "rss") || name_is(rl, "RDF") || name_is(rl, "channel");
     if (p == root) {
-        if (rss_root && rss_core(ns) && !strcasecmp(l, "item"))
+        if (rss_root && rss_core(ns) && name_is(l, "item"))
             return E_RSS;
-        if (!strcasecmp(rl, "feed") && atom_ns(ns, true) && !strcasecmp(l, "entry"))
+        if (name_is(rl, "feed") && atom_ns(ns, true) && name_is(l, "entry"))
             return E_ATOM;
         return E_NONE;
     }
     if (p->parent == root && rss_root && strcasecmp(rl, "channel") != 0 && rss_core(classify(p, &pl)) &&
-        !strcasecmp(pl, "channel") && rss_core(ns) && !strcasecmp(l, "item"))
+        name_is(pl, "channel") && rss_core(ns) && name_is(l, "item"))
         return E_RSS;
     return E_NONE;
 }
@@ -1136,12 +1145,12 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
         rc = nm_err_set(err, "not XML: %s", f->n_errors ? f->errors[0] : "no root element");
     } else {
         classify(root, &name);
-        if (!strcasecmp(name, "rss") || !strcasecmp(name, "RDF") || !strcasecmp(name, "channel")) {
+        if (name_is(name, "rss") || name_is(name, "RDF") || name_is(name, "channel")) {
             rss_feed(&c, root, name);
-        } else if (!strcasecmp(name, "feed")) {
+        } else if (name_is(name, "feed")) {
             c.atom = true;
             atom_feed(&c, root);
-        } else if (!strcasecmp(name, "html")) {
+        } else if (name_is(name, "html")) {
             rc = nm_err_set(err, "not a feed: an HTML page (root element <%s>)", name);
         } else {
             rc = nm_err_set(err, "not a feed: root element <%s> is not rss, rdf:RDF or feed", name);

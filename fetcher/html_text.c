@@ -19,6 +19,7 @@
 
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,7 @@ static size_t char_ref(nm_buf *out, const char *p, const char *end)
 
 /* Elements dropped with their content. */
 static const char *const skipped[] = { "script", "style", "template" };
-/* Elements whose edges separate words, in strcmp order (is_block searches it). */
+/* Elements whose edges separate words. */
 static const char *const blocks[] = {
     "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "details",
     "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
@@ -176,13 +177,30 @@ static const char *const blocks[] = {
     "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 };
 
-static int cmp_name(const void *key, const void *elem)
+/* The block names by a hash of their length, first and last letters:
+   a slot holds the index in blocks plus one, 0 when empty, with linear
+   probing. Built once (a feed's summaries are mostly tags, and a lookup
+   is then one or two compares). */
+#define BLOCK_SLOTS 128
+static unsigned char block_slot[BLOCK_SLOTS];
+static pthread_once_t block_once = PTHREAD_ONCE_INIT;
+
+static unsigned block_hash(const char *lower, size_t len)
 {
-    return strcmp(key, *(const char *const *)elem);
+    return ((unsigned)len * 31u + (unsigned char)lower[0] * 7u + (unsigned char)lower[len - 1]) % BLOCK_SLOTS;
 }
 
-/* Whether name (len bytes, any case) is one of blocks: a binary search,
-   as a feed's summaries are mostly tags. */
+static void block_init(void)
+{
+    for (size_t i = 0; i < NM_ARRAY_LEN(blocks); i++) {
+        unsigned h = block_hash(blocks[i], strlen(blocks[i]));
+        while (block_slot[h])
+            h = (h + 1) % BLOCK_SLOTS;
+        block_slot[h] = (unsigned char)(i + 1);
+    }
+}
+
+/* Whether name (len bytes, any case) is one of blocks. */
 static bool is_block(const char *name, size_t len)
 {
     char lower[16];
@@ -190,8 +208,13 @@ static bool is_block(const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++)
         lower[i] = (char)tolower((unsigned char)name[i]);
-    lower[len] = '\0';
-    return bsearch(lower, blocks, NM_ARRAY_LEN(blocks), sizeof blocks[0], cmp_name) != NULL;
+    pthread_once(&block_once, block_init);
+    for (unsigned h = block_hash(lower, len); block_slot[h]; h = (h + 1) % BLOCK_SLOTS) {
+        const char *b = blocks[block_slot[h] - 1];
+        if (strlen(b) == len && memcmp(b, lower, len) == 0)
+            return true;
+    }
+    return false;
 }
 
 static bool in_list(const char *const *list, size_t n, const char *name, size_t len)

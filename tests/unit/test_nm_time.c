@@ -1,8 +1,13 @@
 /* Date parsing: RFC 822 and its variants, W3CDTF/ISO 8601, asctime,
    Perforce, Greek, Korean, Hungarian; unreadable dates stay unread. */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/nm_time.h"
+#include "common/nm_util.h"
 #include "tests/unit/nm_check.h"
 
 /* Returns the RFC 3339 form of s, or "-" when unreadable (static buffer). */
@@ -112,12 +117,65 @@ START_TEST(test_format_and_roundtrip)
 }
 END_TEST
 
+START_TEST(test_rfc822_sweep)
+{
+    /* The common RSS form, read by its own fast path, checked against
+       timegm over every month, the days each has and one more, hours,
+       zones, with and without the day's name and the seconds, in any
+       case; a day the month lacks is unreadable. */
+    static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    static const char *const dayname[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const struct { const char *name; int minutes; } zones[] = {
+        { "+0300", 180 }, { "-0530", -330 }, { "GMT", 0 }, { "UT", 0 }, { "Z", 0 }, { "EST", -300 },
+        { "MSK", 180 }, { "+0000", 0 }, { "-1200", -720 }, { "+1400", 840 },
+    };
+    static const int years[] = { 1999, 2000, 2023, 2024, 2100 };
+    int n = 0;
+    for (size_t yi = 0; yi < NM_ARRAY_LEN(years); yi++)
+        for (int m = 0; m < 12; m++)
+            for (int d = 1; d <= 32; d++) {
+                int y = years[yi], h = (d * 7 + m) % 24, mi = (d * 13) % 60, sec = (d * 17 + m) % 60;
+                size_t z = (size_t)(d + m + y) % NM_ARRAY_LEN(zones);
+                struct tm tm = { .tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = h, .tm_min = mi,
+                                 .tm_sec = sec };
+                time_t want = timegm(&tm);
+                bool valid = tm.tm_mday == d; /* timegm carried a day the month lacks */
+                want -= zones[z].minutes * 60;
+                char in[64], hm[16];
+                bool with_day = d % 2, with_sec = d % 3 != 0, lower = d % 5 == 0;
+                if (with_sec)
+                    snprintf(hm, sizeof hm, "%02d:%02d:%02d", h, mi, sec);
+                else {
+                    snprintf(hm, sizeof hm, "%02d:%02d", h, mi);
+                    want -= sec;
+                }
+                snprintf(in, sizeof in, "%s%s%02d %s %04d %s %s", with_day ? dayname[(d + m) % 7] : "",
+                         with_day ? ", " : "", d, mon[m], y, hm, zones[z].name);
+                if (lower)
+                    for (char *c = in; *c; c++)
+                        *c = (char)tolower((unsigned char)*c);
+                int64_t got;
+                int rc = nm_time_parse(in, &got);
+                if (valid) {
+                    ck_assert_msg(rc == 0 && got == (int64_t)want, "\"%s\": want %lld, got rc %d %lld", in,
+                                  (long long)want, rc, (long long)got);
+                    n++;
+                } else {
+                    ck_assert_msg(rc < 0, "\"%s\": read as %lld", in, (long long)got);
+                }
+            }
+    ck_assert_int_gt(n, 1800);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("nm_time");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_cases, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, test_format_and_roundtrip);
+    tcase_add_test(tc, test_rfc822_sweep);
     suite_add_tcase(s, tc);
     return s;
 }
