@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,15 +24,25 @@ static int usage(void)
     return 2;
 }
 
-/* Reads a regular file whole in one read into memory of its exact size
-   (NUL-terminated): one copy from the page cache into memory that
-   ctl/ctl_mem.c backs with huge pages. Mapping the file instead costs a
-   first touch of each of its 4 KiB pages, which on the 2-CPU VM of
-   docs/benchmarks.md made `parse-feed` of a 12.9 MB feed 3-4 ms slower
-   (perf stat -r 10: 61 ms and 57 ms). Returns 0, or -1 when this way does
-   not apply (not a regular file, empty, over the limit, a short read) and
-   the caller reads it the ordinary way. */
-static int read_sized(const char *path, size_t limit, char **data, size_t *len)
+/* A file's bytes: mapped (not NUL-terminated) or read (NUL-terminated). */
+struct input {
+    char *data;
+    size_t len;
+    size_t mapped;   /* bytes of the file mapping holding data; 0: malloc'd */
+};
+
+/* Maps a regular file read-only, its pages populated at once from the page
+   cache: no copy, and no new memory. New memory is what costs most on
+   the VM of docs/benchmarks.md, above all right after another program
+   has freed a lot of it (its host takes freed memory back, and a first
+   touch then waits for the host). Measured there, `parse-feed` of the
+   12.9 MB bench feed run right after Python's feedparser: 0.06-0.08 s
+   mapped, 0.10-0.11 s read into new memory; run after itself, 0.04 s
+   either way. feed_parse reads exactly len bytes and needs no
+   terminating NUL. Returns 0, or -1 when this way does not apply (not a
+   regular file, empty, over the limit) and the caller reads it the
+   ordinary way. */
+static int read_mapped(const char *path, size_t limit, struct input *in)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -41,28 +52,33 @@ static int read_sized(const char *path, size_t limit, char **data, size_t *len)
         close(fd);
         return -1;
     }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *m = nm_xmalloc(size + 1);
-    ssize_t k;
-    while (got < size && (k = read(fd, m + got, size - got)) > 0)
-        got += (size_t)k;
+    size_t size = (size_t)st.st_size;
+    char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
-    if (got != size) {
-        free(m);
+    if (m == MAP_FAILED)
         return -1;
-    }
-    m[size] = '\0';
-    *data = m;
-    *len = size;
+    in->data = m;
+    in->len = size;
+    in->mapped = size;
     return 0;
 }
 
-/* Reads path whole into *data (the caller frees it). Returns 0, or -1 with err. */
-static int read_input(const char *path, size_t limit, char **data, size_t *len, nm_err *err)
+/* Reads path whole into in. Returns 0, or -1 with err. */
+static int read_input(const char *path, size_t limit, struct input *in, nm_err *err)
 {
-    if (read_sized(path, limit, data, len) == 0)
+    memset(in, 0, sizeof *in);
+    if (read_mapped(path, limit, in) == 0)
         return 0;
-    return nm_read_file(path, limit, data, len, err);
+    return nm_read_file(path, limit, &in->data, &in->len, err);
+}
+
+static void input_free(struct input *in)
+{
+    if (in->mapped)
+        munmap(in->data, in->mapped);
+    else
+        free(in->data);
+    memset(in, 0, sizeof *in);
 }
 
 static int cmd_parse_feed(int argc, char **argv)
@@ -92,16 +108,15 @@ static int cmd_parse_feed(int argc, char **argv)
     struct feed_limits lim;
     feed_limits_default(&lim);
     nm_err err = { "" };
-    char *data;
-    size_t len;
-    if (read_input(path, lim.max_bytes, &data, &len, &err) < 0) {
+    struct input in;
+    if (read_input(path, lim.max_bytes, &in, &err) < 0) {
         ctl_error("%s", err.msg);
         return 1;
     }
     struct feed f;
     feed_init(&f);
-    int rc = feed_parse(data, len, url, charset, &lim, &f, &err);
-    free(data);
+    int rc = feed_parse(in.data, in.len, url, charset, &lim, &f, &err);
+    input_free(&in);
     for (size_t i = 0; i < f.n_entries; i++)
         if (!f.entries[i].feed)
             f.entries[i].feed = nm_xstrdup(path);
