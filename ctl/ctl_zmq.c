@@ -76,8 +76,16 @@ int zmq_msg_recv(zmq_msg_t *m, void *s, int flags) { load(); return zf.zmq_msg_r
 size_t zmq_msg_size(const zmq_msg_t *m) { load(); return zf.zmq_msg_size(m); }
 int zmq_poll(zmq_pollitem_t *items, int n, long timeout) { load(); return zf.zmq_poll(items, n, timeout); }
 int zmq_send(void *s, const void *buf, size_t len, int flags) { load(); return zf.zmq_send(s, buf, len, flags); }
-int zmq_setsockopt(void *s, int opt, const void *val, size_t len) { load(); return zf.zmq_setsockopt(s, opt, val, len); }
+int zmq_setsockopt(void *s, int opt, const void *val, size_t len)
+{
+    load();
+    return zf.zmq_setsockopt(s, opt, val, len);
+}
 void *zmq_socket(void *ctx, int type) { load(); return zf.zmq_socket(ctx, type); }
 const char *zmq_strerror(int errnum) { load(); return zf.zmq_strerror(errnum); }
 uint8_t *zmq_z85_decode(uint8_t *dest, const char *string) { load(); return zf.zmq_z85_decode(dest, string); }
-char *zmq_z85_encode(char *dest, const uint8_t *data, size_t size) { load(); return zf.zmq_z85_encode(dest, data, size); }
+char *zmq_z85_encode(char *dest, const uint8_t *data, size_t size)
+{
+    load();
+    return zf.zmq_z85_encode(dest, data, size);
+}

@@ -144,10 +144,11 @@ struct clean_stats {
 };
 
 /* Returns the length of the longest prefix of p (n bytes) that is already
-   clean. The repair loop's fast path (a document found clean throughout
-   never gets here: feed_to_utf8 asks feed_utf8_valid first): 16 bytes of ASCII and two-byte sequences (Cyrillic, the desk's bread and
-   butter) are checked at a time (8 ASCII bytes without SSE2), and what a
-   block does not settle one character at a time. */
+   clean: the repair loop's fast path (a document clean throughout never
+   gets here: feed_to_utf8 asks feed_utf8_valid first). 16 bytes of ASCII
+   and two-byte sequences (Cyrillic, the desk's bread and butter) are
+   checked at a time (8 ASCII bytes without SSE2), and what a block does
+   not settle one character at a time. */
 static size_t clean_prefix(const unsigned char *p, size_t n)
 {
     const unsigned char *s = p, *end = p + n;
