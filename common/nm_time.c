@@ -546,10 +546,7 @@ static int rfc822_parse(const char *s, int64_t *out)
     if (isalpha((unsigned char)p[0])) {
         if (!isalpha((unsigned char)p[1]) || !isalpha((unsigned char)p[2]) || p[3] != ',' || p[4] != ' ')
             return -1;
-        size_t i = 0;
-        while (i < NM_ARRAY_LEN(day_abbr) && strncasecmp(p, day_abbr[i], 3) != 0)
-            i++;
-        if (i == NM_ARRAY_LEN(day_abbr))
+        if (!day_word(p, 3))
             return -1;
         p += 5;
     }
@@ -558,10 +555,7 @@ static int rfc822_parse(const char *s, int64_t *out)
     if (!isalpha((unsigned char)p[0]) || !isalpha((unsigned char)p[1]) || !isalpha((unsigned char)p[2]) ||
         p[3] != ' ')
         return -1;
-    for (int m = 0; m < 12 && !c.month; m++)
-        if (strncasecmp(p, month_abbr[m], 3) == 0)
-            c.month = m + 1;
-    if (!c.month)
+    if (!(c.month = month_word(p, 3)))
         return -1;
     p += 4;
     if (count_digits(p) != 4 || (c.year = digits(&p, 4)) < 0 || *p++ != ' ')
