@@ -61,6 +61,9 @@ struct feed_rt {
     bool polled;           /* polled at least once in this run (--once) */
     bool gone;             /* dropped by a reload while busy: freed when the poll ends */
     int pages_left;        /* page fetches of the current poll still running */
+    bool hold_validators;  /* the poll's ETag and Last-Modified wait for its page fetches */
+    char *etag;            /* ... these (NULL = none sent) */
+    char *last_modified;
 };
 
 struct fetcher {
@@ -137,6 +140,8 @@ static void feed_rt_free(struct feed_rt *r)
 {
     free(r->url);
     free(r->title);
+    free(r->etag);
+    free(r->last_modified);
     free(r);
 }
 
@@ -484,6 +489,15 @@ static void take_entries(struct fetcher *f, struct feed_rt *r, struct state_feed
     }
 }
 
+/* Replaces a feed's conditional-GET validators with copies of these. */
+static void set_validators(struct state_feed *sf, const char *etag, const char *last_modified)
+{
+    free(sf->etag);
+    free(sf->last_modified);
+    sf->etag = nm_xstrdup(etag);
+    sf->last_modified = nm_xstrdup(last_modified);
+}
+
 /* Handles a 2xx body: parses it, sends the new items, updates health and schedule. */
 static void take_body(struct fetcher *f, struct feed_rt *r, struct state_feed *sf, const struct http_result *res)
 {
@@ -507,11 +521,18 @@ static void take_body(struct fetcher *f, struct feed_rt *r, struct state_feed *s
             free(sf->title);
             sf->title = nm_xstrdup(parsed.title);
         }
-        free(sf->etag);
-        free(sf->last_modified);
-        sf->etag = nm_xstrdup(res->etag);
-        sf->last_modified = nm_xstrdup(res->last_modified);
         take_entries(f, r, sf, &parsed);
+        /* The response's validators are kept only once every new item is
+           recorded. While page fetches run, the old ones stay, so that a
+           fetcher killed or stopped meanwhile reads the whole feed again
+           next time instead of a 304 that would hide those items for good. */
+        if (r->pages_left) {
+            r->hold_validators = true;
+            r->etag = nm_xstrdup(res->etag);
+            r->last_modified = nm_xstrdup(res->last_modified);
+        } else {
+            set_validators(sf, res->etag, res->last_modified);
+        }
         schedule_ok(f, r, sf, &parsed, res);
     }
     free(charset);
@@ -592,6 +613,21 @@ static void feed_poll_end(struct fetcher *f, struct feed_rt *r)
 {
     r->busy = false;
     r->polled = true;
+    if (r->hold_validators) {   /* every new item of the poll is now recorded */
+        r->hold_validators = false;
+        nm_err err;
+        struct state_feed sf = { 0 };
+        if (state_feed_get(f->db, r->url, &sf, &err) < 0) {
+            log_err("%s", err.msg);
+        } else if (sf.url) {   /* written by the poll's end */
+            set_validators(&sf, r->etag, r->last_modified);
+            if (state_feed_put(f->db, &sf, &err) < 0)
+                log_err("%s", err.msg);
+        }
+        state_feed_clear(&sf);
+        nm_free(&r->etag);
+        nm_free(&r->last_modified);
+    }
     if (r->gone) {
         for (size_t i = 0; i < f->n_gone; i++)
             if (f->gone[i] == r)

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("NM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")),
                                 "tests/data/fetcher"))
-from harness import Fetcher, FakeStore, Server, check, fail, rss, trickle, close_all  # noqa: E402
+from harness import Fetcher, FakeStore, Server, check, wait_for, rss, trickle, close_all  # noqa: E402
 
 srv = Server()
 busy_feed = rss("Busy", [("busy-0", "B0", "http://example.invalid/b", "S")]).encode()
@@ -38,15 +38,6 @@ srv.static("/slowpage.xml", rss("Slow page", [("sp-0", "SP0", srv.url("/slow.htm
            ctype="application/rss+xml")
 srv.static("/late.xml", rss("Late", [("late-0", "L0", "http://example.invalid/l", "S")]),
            ctype="application/rss+xml")
-
-
-def wait_for(cond, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.1)
-    fail("timed out waiting for " + what)
 
 
 fx = Fetcher(fetch_pages="no", min_interval="1s", max_per_host="8")

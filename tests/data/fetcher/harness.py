@@ -45,6 +45,16 @@ def check(cond, msg):
     print("ok: " + msg)
 
 
+def wait_for(cond, timeout, what):
+    """Returns once cond() is true; fails the test after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    fail("timed out waiting for " + what)
+
+
 # ---- HTTP ------------------------------------------------------------------
 
 class _Handler(http.server.BaseHTTPRequestHandler):
