@@ -4,16 +4,29 @@
   measure.py ROUNDS NAME=SHELL_COMMAND ...
 
 Runs every command once untimed (warm page cache, warm dynamic loader),
-then ROUNDS rounds; each round runs every command once, in turn, so that
-load from the rest of the machine falls on all of them alike. Each run's
-wall time (monotonic clock, around fork to exit) and CPU time (user +
-system, from wait4's rusage of that child alone) are recorded; prints per
-command the median of each, one line per command:
+then ROUNDS rounds; each round runs every command in turn, so that load
+from the rest of the machine falls on all of them alike, and runs each
+command twice in a row: the second run, right after a run of the same
+command, is the measurement; the first, right after the command before
+it in the round, is reported beside it.
 
-  NAME wall=SECONDS cpu=SECONDS runs=N
+Why twice: on the VM of docs/benchmarks.md a run's time depends on what
+ran just before it. Memory another program has just freed comes back
+slowly (its host has taken it back), so a short command right after one
+that used and freed 100 MB pays for that, and a long one right after a
+short one is faster than after itself (docs/fetcher.md, "The bench's
+order"). With a fixed order the same command always follows the same
+neighbour; the run after itself gives every command the same condition.
 
-The output of each command goes to /dev/null; a command that fails stops
-the measurement (exit 1) with its stderr shown.
+Each run's wall time (monotonic clock, around fork to exit) and CPU time
+(user + system, from wait4's rusage of that child alone) are recorded;
+prints per command the median of each, one line per command:
+
+  NAME wall=SECONDS cpu=SECONDS runs=N first_wall=SECONDS first_cpu=SECONDS
+
+(first_*: the runs right after the command before). The output of each
+command goes to /dev/null; a command that fails stops the measurement
+(exit 1) with its stderr shown.
 """
 import os
 import statistics
@@ -38,6 +51,11 @@ def run_once(cmd):
     return wall, ru.ru_utime + ru.ru_stime
 
 
+def median_of(runs, i):
+    """Median of item i (0 wall, 1 cpu) of (wall, cpu) pairs."""
+    return statistics.median(r[i] for r in runs)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -48,16 +66,18 @@ def main():
         cmds.append((name, "exec " + cmd))
     for _, cmd in cmds:
         run_once(cmd)
-    walls = {n: [] for n, _ in cmds}
-    cpus = {n: [] for n, _ in cmds}
+    # times[name][k]: (wall, cpu) of the k-th run of each round (0: after
+    # the command before, 1: after itself)
+    times = {n: ([], []) for n, _ in cmds}
     for _ in range(rounds):
         for name, cmd in cmds:
-            w, c = run_once(cmd)
-            walls[name].append(w)
-            cpus[name].append(c)
+            for k in range(2):
+                times[name][k].append(run_once(cmd))
     for name, _ in cmds:
-        print("%s wall=%.4f cpu=%.4f runs=%d" % (name, statistics.median(walls[name]),
-                                                 statistics.median(cpus[name]), rounds))
+        first, second = times[name]
+        print("%s wall=%.4f cpu=%.4f runs=%d first_wall=%.4f first_cpu=%.4f"
+              % (name, median_of(second, 0), median_of(second, 1), rounds, median_of(first, 0),
+                 median_of(first, 1)))
 
 
 if __name__ == "__main__":
