@@ -115,8 +115,8 @@ static int cmd_parse_feed(int argc, char **argv)
     }
     struct feed f;
     feed_init(&f);
+    f.defer_summaries = true; /* read as they are written: in stays until feed_clear */
     int rc = feed_parse(in.data, in.len, url, charset, &lim, &f, &err);
-    input_free(&in);
     for (size_t i = 0; i < f.n_entries; i++)
         if (!f.entries[i].feed)
             f.entries[i].feed = nm_xstrdup(path);
@@ -145,6 +145,7 @@ static int cmd_parse_feed(int argc, char **argv)
         rc = -1;
     }
     feed_clear(&f);
+    input_free(&in);
     return rc < 0 ? 1 : 0;
 }
 

@@ -167,15 +167,23 @@ static void element(struct jw *w, bool *first, const char *s)
         w->b.len = start;
 }
 
-/* The article object, in nm_article_to_json's member order. */
-static void article(struct jw *w, const nm_article *a)
+/* Entry i's object, in nm_article_to_json's member order; a deferred
+   summary (defer_summaries) is read here, just before it is written. */
+static void article(struct jw *w, const struct feed *f, size_t i)
 {
+    const nm_article *a = &f->entries[i];
     bool first = true;
     raw(w, "{", 1);
     member(w, &first, "id", a->id);
     member(w, &first, "link", a->link);
     member(w, &first, "title", a->title);
-    member(w, &first, "summary", a->summary);
+    if (a->summary || !f->lazy || !f->lazy[i].src) {
+        member(w, &first, "summary", a->summary);
+    } else {
+        char *s = feed_xml_text(&f->lazy[i]);
+        member(w, &first, "summary", s);
+        free(s);
+    }
     member(w, &first, "text", a->text);
     member(w, &first, "published", a->published);
     member(w, &first, "updated", a->updated);
@@ -183,8 +191,8 @@ static void article(struct jw *w, const nm_article *a)
     key(w, &first, "categories");
     raw(w, "[", 1);
     bool efirst = true;
-    for (size_t i = 0; i < a->n_categories; i++)
-        element(w, &efirst, a->categories[i]);
+    for (size_t k = 0; k < a->n_categories; k++)
+        element(w, &efirst, a->categories[k]);
     raw(w, "]", 1);
     member(w, &first, "lang", a->lang);
     member(w, &first, "feed", a->feed);
@@ -248,7 +256,7 @@ static void document(struct jw *w, const struct feed *f, const char *fatal)
     for (size_t i = 0; i < f->n_entries; i++) {
         if (i)
             raw(w, ",", 1);
-        article(w, &f->entries[i]);
+        article(w, f, i);
         maybe_flush(w, false);
     }
     raw(w, "]}", 2);

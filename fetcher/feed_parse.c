@@ -44,10 +44,21 @@ void feed_clear(struct feed *f)
     for (size_t i = 0; i < f->n_entries; i++)
         nm_article_clear(&f->entries[i]);
     free(f->entries);
+    free(f->lazy);
+    free(f->keep);
     for (size_t i = 0; i < f->n_errors; i++)
         free(f->errors[i]);
     free(f->errors);
     feed_init(f);
+}
+
+char *feed_summary(const struct feed *f, size_t i)
+{
+    if (f->entries[i].summary)
+        return nm_xstrdup(f->entries[i].summary);
+    if (f->lazy && f->lazy[i].src)
+        return feed_xml_text(&f->lazy[i]);
+    return NULL;
 }
 
 void feed_add_error(struct feed *f, const struct feed_limits *lim, const char *fmt, ...)
@@ -78,7 +89,11 @@ nm_article *feed_new_entry(struct feed *f, const struct feed_limits *lim)
     if ((f->n_entries & (f->n_entries - 1)) == 0) {
         size_t cap = f->n_entries ? f->n_entries * 2 : 1;
         f->entries = nm_xrealloc(f->entries, cap * sizeof *f->entries);
+        if (f->defer_summaries)
+            f->lazy = nm_xrealloc(f->lazy, cap * sizeof *f->lazy);
     }
+    if (f->lazy)
+        memset(&f->lazy[f->n_entries], 0, sizeof *f->lazy);
     nm_article *a = &f->entries[f->n_entries++];
     nm_article_init(a);
     return a;
@@ -181,7 +196,10 @@ int feed_parse(const char *data, size_t len, const char *feed_url, const char *h
     } else {
         rc = feed_xml_parse(u, n, out->url, lim, out, err);
     }
-    free(owned);
+    if (out->lazy && owned && !out->keep)
+        out->keep = owned;  /* deferred summaries point into it */
+    else
+        free(owned);
     if (rc == 0)
         finalize(out);
     return rc;
@@ -212,8 +230,14 @@ json_t *feed_to_json(const struct feed *f)
     json_object_set_new(feed, "errors", errors);
     json_object_set_new(feed, "bozo", json_boolean(f->n_errors > 0));
     json_t *entries = json_array();
-    for (size_t i = 0; i < f->n_entries; i++)
-        json_array_append_new(entries, nm_article_to_json(&f->entries[i]));
+    for (size_t i = 0; i < f->n_entries; i++) {
+        nm_article a = f->entries[i];
+        char *summary = a.summary ? NULL : feed_summary(f, i);
+        if (summary)
+            a.summary = summary;
+        json_array_append_new(entries, nm_article_to_json(&a));
+        free(summary);
+    }
     json_t *root = json_object();
     json_object_set_new(root, "feed", feed);
     json_object_set_new(root, "entries", entries);

@@ -53,6 +53,16 @@ struct feed {
     size_t n_errors_dropped; /* beyond max_errors */
     int ttl_minutes;         /* RSS <ttl>, 0 when absent: a hint for the scheduler */
     int update_minutes;      /* sy:updatePeriod / sy:updateFrequency as minutes, 0 when absent */
+    /* Set by a caller that only writes the feed out (`parse-feed`), after
+       feed_init and before feed_parse: an entry's summary may then be left
+       where it is in the document, its entries[i].summary NULL, and be read
+       only as feed_write_json, feed_json_string or feed_to_json write it
+       (feed_summary gives it). The bytes given to feed_parse must then
+       stay as they are until feed_clear. It saves holding every summary at
+       once: most of a large feed's memory (docs/fetcher.md). */
+    bool defer_summaries;
+    struct feed_text *lazy;  /* per entry when defer_summaries (feed_priv.h) */
+    char *keep;              /* the converted document lazy points into, when not the caller's */
 };
 
 void feed_init(struct feed *f);
@@ -68,6 +78,10 @@ void feed_clear(struct feed *f);
    nothing could be read (empty, too large, not a feed, not XML or JSON). */
 int feed_parse(const char *data, size_t len, const char *feed_url, const char *http_charset,
                const struct feed_limits *lim, struct feed *out, nm_err *err);
+
+/* Returns entry i's summary as a new string (NULL when it has none): its
+   summary member, or, when it was deferred (defer_summaries), read now. */
+char *feed_summary(const struct feed *f, size_t i);
 
 /* Returns the `parse-feed` JSON of f: {"feed": {...}, "entries": [...]}.
    The caller owns the reference. */

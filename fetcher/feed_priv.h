@@ -21,6 +21,21 @@ nm_article *feed_new_entry(struct feed *f, const struct feed_limits *lim);
    "updated" defaulting to "published", the feed's language. */
 void feed_finish_entry(struct feed *f, nm_article *a);
 
+/* An entry's summary left in the document (struct feed's
+   defer_summaries): src, len bytes of an element's content as written,
+   read by feed_xml_text as the XML readers read that element's text
+   (HTML when html, else plain text), cut to max bytes. It is known not
+   to read empty. src NULL: none. */
+struct feed_text {
+    const char *src;
+    size_t len;
+    size_t max;
+    bool html;
+};
+
+/* Returns t's text as a new string. */
+char *feed_xml_text(const struct feed_text *t);
+
 /* Cuts s (owned) to at most max bytes at a UTF-8 character boundary. */
 void feed_cut(char *s, size_t max);
 

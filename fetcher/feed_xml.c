@@ -86,6 +86,16 @@ struct ctx {
     bool atom;                 /* Atom rules for unprefixed elements */
     nm_buf scratch;            /* gathered text, reused */
     struct early *early;       /* entries read early */
+    /* With f->defer_summaries: where the content of each element the fast
+       reader closed since it last read an entry early is in the document,
+       for elements whose only child is one text node (see read_cand). */
+    struct span {
+        const xmlNode *n;
+        const char *src;
+        size_t len;
+    } spans[64];
+    size_t n_spans;
+    nm_buf probe;              /* text_nonempty's working space */
 };
 
 /* ---- parser set-up ------------------------------------------------------- */
@@ -456,8 +466,67 @@ static char *person_name(struct ctx *c, const xmlNode *n)
 }
 
 /* The fields of an entry read so far, before fallbacks are applied. */
+/* A candidate for an entry's summary: its text, or, when the summary may
+   be deferred, where it is in the document (t.src); never empty. */
+struct cand {
+    char *s;
+    struct feed_text t;
+};
+
+static bool cand_set(const struct cand *v)
+{
+    return v->s || v->t.src;
+}
+
+static void cand_once(struct cand *dst, struct cand v)
+{
+    if (!cand_set(dst))
+        *dst = v;
+    else
+        free(v.s);
+}
+
+static void cand_over(struct cand *dst, struct cand v)
+{
+    if (cand_set(&v)) {
+        free(dst->s);
+        *dst = v;
+    }
+}
+
+/* Returns where n's content is in the document when the fast reader
+   recorded it (c->spans), else NULL. */
+static const struct span *span_of(const struct ctx *c, const xmlNode *n)
+{
+    for (size_t i = c->n_spans; i-- > 0;)
+        if (c->spans[i].n == n)
+            return &c->spans[i];
+    return NULL;
+}
+
+/* Reads n's text (as read_text does) as a summary candidate. When the
+   feed defers summaries and n is plain or HTML text whose place in the
+   document is known, the text is only checked not to be empty, which
+   stops at its first character, and its place kept: it is read again
+   when written (feed_xml_text), in the cache then, and a large feed's
+   summaries, most of its memory, are never all held at once. */
+static struct cand read_cand(struct ctx *c, const xmlNode *n, enum kind kind)
+{
+    struct cand v = { 0 };
+    const struct span *sp;
+    if ((kind == K_HTML || kind == K_PLAIN) && (sp = span_of(c, n)) != NULL) {
+        const char *text = (const char *)n->children->content;
+        if (text_nonempty(&c->probe, text, strlen(text), kind == K_HTML))
+            v.t = (struct feed_text){ sp->src, sp->len, c->lim->max_field_bytes, kind == K_HTML };
+        return v;
+    }
+    v.s = read_text(c, n, kind);
+    return v;
+}
+
 struct draft {
-    char *guid, *about, *link, *alt_link, *summary, *desc, *content, *media_desc, *dc_title, *media_title;
+    char *guid, *about, *link, *alt_link, *dc_title, *media_title;
+    struct cand summary, desc, content, media_desc;
     bool guid_is_link;
 };
 
@@ -467,10 +536,10 @@ static void draft_free(struct draft *d)
     free(d->about);
     free(d->link);
     free(d->alt_link);
-    free(d->summary);
-    free(d->desc);
-    free(d->content);
-    free(d->media_desc);
+    free(d->summary.s);
+    free(d->desc.s);
+    free(d->content.s);
+    free(d->media_desc.s);
     free(d->dc_title);
     free(d->media_title);
 }
@@ -492,7 +561,7 @@ static bool common_element(struct ctx *c, const xmlNode *n, enum ns_id ns, const
         } else if (name_is(local, "title"))
             set_once(&d->dc_title, read_text(c, n, K_HTML));
         else if (name_is(local, "description"))
-            set_once(&d->desc, read_text(c, n, K_HTML));
+            cand_once(&d->desc, read_cand(c, n, K_HTML));
         else if (name_is(local, "language"))
             set_once(&a->lang, read_raw(c, n));
         else if (name_is(local, "identifier"))
@@ -511,11 +580,11 @@ static bool common_element(struct ctx *c, const xmlNode *n, enum ns_id ns, const
         return true;
     }
     if (ns == NS_XHTML && name_is(local, "body")) {
-        set_once(&d->content, read_text(c, n, K_XHTML));
+        cand_once(&d->content, read_cand(c, n, K_XHTML));
         return true;
     }
     if (ns == NS_CONTENT && name_is(local, "encoded")) {
-        set_once(&d->content, read_text(c, n, K_HTML));
+        cand_once(&d->content, read_cand(c, n, K_HTML));
         return true;
     }
     if (ns == NS_MEDIA) {
@@ -526,7 +595,7 @@ static bool common_element(struct ctx *c, const xmlNode *n, enum ns_id ns, const
                     common_element(c, k, NS_MEDIA, l, a, d);
             }
         } else if (name_is(local, "description"))
-            set_once(&d->media_desc, read_text(c, n, atom_kind(n, K_PLAIN)));
+            cand_once(&d->media_desc, read_cand(c, n, atom_kind(n, K_PLAIN)));
         else if (name_is(local, "title"))
             set_once(&d->media_title, read_text(c, n, atom_kind(n, K_PLAIN)));
         else
@@ -572,14 +641,17 @@ static void entry_finish(struct ctx *c, nm_article *a, struct draft *d, const xm
             a->link = resolve(c, n, a->id); /* like feedparser: a permalink GUID is the link */
     }
     if (!a->summary) {
-        if (d->summary)
-            take(&a->summary, &d->summary);
-        else if (d->desc)
-            take(&a->summary, &d->desc);
-        else if (d->content)
-            take(&a->summary, &d->content);
-        else if (d->media_desc)
-            take(&a->summary, &d->media_desc);
+        struct cand *pick = cand_set(&d->summary) ? &d->summary
+                            : cand_set(&d->desc)  ? &d->desc
+                            : cand_set(&d->content) ? &d->content
+                            : cand_set(&d->media_desc) ? &d->media_desc
+                                                       : NULL;
+        if (pick && pick->s)
+            take(&a->summary, &pick->s);
+        else if (pick && !a->id && !a->link)
+            a->summary = feed_xml_text(&pick->t); /* the id is made from it (feed_finish_entry) */
+        else if (pick)
+            c->f->lazy[a - c->f->entries] = pick->t;
     }
     if (!a->lang)
         a->lang = lang_of(n);
@@ -622,9 +694,9 @@ static void atom_entry(struct ctx *c, const xmlNode *e)
         else if (name_is(l, "link") && (atom_alternate(n) || !attr(n, "href")))
             set_over(&d.link, atom_link(c, n));
         else if (name_is(l, "summary"))
-            set_once(&d.desc, read_text(c, n, atom_kind(n, K_PLAIN)));
+            cand_once(&d.desc, read_cand(c, n, atom_kind(n, K_PLAIN)));
         else if (name_is(l, "content"))
-            set_once(&d.content, read_text(c, n, attr(n, "src") ? K_SKIP : atom_kind(n, K_PLAIN)));
+            cand_once(&d.content, read_cand(c, n, attr(n, "src") ? K_SKIP : atom_kind(n, K_PLAIN)));
         else if (name_is(l, "published") || name_is(l, "issued"))
             set_over(&a->published, read_date(c, n, l));
         else if (name_is(l, "updated") || name_is(l, "modified"))
@@ -710,7 +782,7 @@ static void rss_item(struct ctx *c, const xmlNode *it)
             else if (name_is(l, "published"))
                 set_over(&a->published, read_date(c, n, l));
             else if (name_is(l, "summary"))
-                set_once(&d.desc, read_text(c, n, atom_kind(n, K_PLAIN)));
+                cand_once(&d.desc, read_cand(c, n, atom_kind(n, K_PLAIN)));
             else if (name_is(l, "author"))
                 set_once(&a->author, person_name(c, n));
             continue;
@@ -734,11 +806,11 @@ static void rss_item(struct ctx *c, const xmlNode *it)
                 d.guid_is_link = !perma || strcasecmp(perma, "true") == 0;
             }
         } else if (name_is(l, "description"))
-            set_over(&d.desc, read_text(c, n, K_HTML));
+            cand_over(&d.desc, read_cand(c, n, K_HTML));
         else if (name_is(l, "summary") || name_is(l, "abstract"))
-            set_over(&d.summary, read_text(c, n, K_HTML));
+            cand_over(&d.summary, read_cand(c, n, K_HTML));
         else if (name_is(l, "fullitem") || name_is(l, "body"))
-            set_once(&d.content, read_text(c, n, K_HTML));
+            cand_once(&d.content, read_cand(c, n, K_HTML));
         else if (name_is(l, "pubDate"))
             set_over(&a->published, read_date(c, n, "pubDate"));
         else if (name_is(l, "author"))
@@ -1004,6 +1076,7 @@ static void read_early(struct ctx *c, xmlNode *n, enum entry_kind kind)
     xmlFreeNodeList(n->children);
     n->children = n->last = NULL;
     n->_private = e;
+    c->n_spans = 0; /* their nodes are gone */
 }
 
 /* Reads element n, just closed, early when the walk would read it as an entry. */
@@ -1026,10 +1099,19 @@ static void entry_closed(void *vctxt, const xmlChar *localname, const xmlChar *p
         read_if_entry(ctxt->_private, n, xmlDocGetRootElement(ctxt->myDoc));
 }
 
-/* The same for feed_xmlfast's tree. */
-static void fast_closed(void *arg, xmlNode *n, xmlNode *root)
+/* The same for feed_xmlfast's tree; with defer_summaries, where the
+   content of an element that holds one text node and nothing else is
+   in the document is noted first (read_cand). */
+static void fast_closed(void *arg, xmlNode *n, xmlNode *root, const char *inner, size_t inner_len)
 {
-    read_if_entry(arg, n, root);
+    struct ctx *c = arg;
+    if (c && c->f->defer_summaries && inner && n->children && !n->children->next &&
+        n->children->type == XML_TEXT_NODE && n->children->content) {
+        if (c->n_spans == NM_ARRAY_LEN(c->spans))
+            c->n_spans = 0;
+        c->spans[c->n_spans++] = (struct span){ n, inner, inner_len };
+    }
+    read_if_entry(c, n, root);
 }
 
 static void early_free(struct ctx *c)
@@ -1088,6 +1170,7 @@ static xmlDocPtr fast_parse(struct ctx *c, const char *utf8, size_t len)
     f->n_entries = n_entries;
     f->n_entries_dropped = dropped;
     early_free(c);
+    c->n_spans = 0;
     return NULL;
 }
 
@@ -1121,6 +1204,7 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
         return nm_err_set(err, "document too large for the XML parser");
     struct ctx c = { .f = f, .lim = lim, .base = base };
     nm_buf_init(&c.scratch);
+    nm_buf_init(&c.probe);
     /* The fast reader declines any '&' that starts no reference, so what it
        reads never needed the escaping below. */
     xmlDocPtr doc = feed_xml_fast ? fast_parse(&c, utf8, len) : NULL;
@@ -1134,6 +1218,7 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
         }
         if (libxml2_parse(&c, utf8, len, base, &doc, err) < 0) {
             nm_buf_free(&c.scratch);
+            nm_buf_free(&c.probe);
             free(fixed);
             return -1;
         }
@@ -1160,6 +1245,20 @@ int feed_xml_parse(const char *utf8, size_t len, const char *base, const struct 
         xmlFreeDoc(doc);
     early_free(&c);
     nm_buf_free(&c.scratch);
+    nm_buf_free(&c.probe);
     free(fixed);
     return rc;
+}
+
+char *feed_xml_text(const struct feed_text *t)
+{
+    nm_buf b;
+    nm_buf_init(&b);
+    /* Cannot fail: the reader read these bytes into the text node
+       read_cand looked at, and noted no span holding anything else. */
+    xmlfast_text(t->src, t->len, &b);
+    char *s = t->html ? html_to_text(nm_buf_cstr(&b), b.len) : text_collapse(nm_buf_cstr(&b), b.len);
+    nm_buf_free(&b);
+    feed_cut(s, t->max);
+    return s;
 }

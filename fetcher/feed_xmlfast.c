@@ -71,6 +71,7 @@ struct open {
     const char *qname;            /* its name as written, for the end tag */
     size_t len;
     xmlNode *node;
+    const char *inner;            /* where its content starts */
 };
 
 /* The state of one read. */
@@ -87,6 +88,7 @@ struct rd {
     struct attr attrs[MAX_ATTRS];
     int n_attrs;
     const char *why;              /* set when declining */
+    const char *last_pi;          /* the last processing instruction read, or NULL */
     xmlfast_close_fn on_close;
     void *arg;
 };
@@ -204,12 +206,13 @@ static bool xml_char(unsigned long cp)
            (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-/* Decodes the reference at p ('&') into out; returns the end of it, or
-   NULL (declined). HTML's named entities only where libxml2 would be
-   asked for them (in text, not in attribute values). */
-static const char *reference(struct rd *r, const char *p, nm_buf *out, bool in_attr)
+/* Decodes the reference at p ('&', before end) into out; returns the end
+   of it, or NULL with *why set (declined). HTML's named entities only
+   where libxml2 would be asked for them (in text, not in attribute
+   values). */
+static const char *reference(const char *p, const char *end, nm_buf *out, bool in_attr, const char **why)
 {
-    const char *q = p + 1, *end = r->end;
+    const char *q = p + 1;
     if (q < end && *q == '#') {
         bool hex = ++q < end && *q == 'x';
         q += hex;
@@ -222,8 +225,10 @@ static const char *reference(struct rd *r, const char *p, nm_buf *out, bool in_a
                 break;
             cp = cp * (hex ? 16 : 10) + (unsigned long)v;
         }
-        if (q == d || q >= end || *q != ';' || !xml_char(cp))
-            return stop(r, "a character reference libxml2 is left to judge");
+        if (q == d || q >= end || *q != ';' || !xml_char(cp)) {
+            *why = "a character reference libxml2 is left to judge";
+            return NULL;
+        }
         utf8_append(out, (unsigned)cp);
         return q + 1;
     }
@@ -242,8 +247,10 @@ static const char *reference(struct rd *r, const char *p, nm_buf *out, bool in_a
                                               (n && *q >= '0' && *q <= '9')))
         name[n++] = *q++;
     name[n] = '\0';
-    if (!n || q >= end || *q != ';')
-        return stop(r, "an entity reference libxml2 is left to judge");
+    if (!n || q >= end || *q != ';') {
+        *why = "an entity reference libxml2 is left to judge";
+        return NULL;
+    }
     static const struct { const char *name; char c; } predefined[] = {
         { "lt", '<' }, { "gt", '>' }, { "amp", '&' }, { "quot", '"' }, { "apos", '\'' },
     };
@@ -253,10 +260,20 @@ static const char *reference(struct rd *r, const char *p, nm_buf *out, bool in_a
             return q + 1;
         }
     const htmlEntityDesc *h = in_attr ? NULL : htmlEntityLookup((const xmlChar *)name);
-    if (!h)
-        return stop(r, "an entity that is not predefined");
+    if (!h) {
+        *why = "an entity that is not predefined";
+        return NULL;
+    }
     utf8_append(out, h->value);
     return q + 1;
+}
+
+/* reference() for the reader: a reference it does not decode declines the document. */
+static const char *ref(struct rd *r, const char *p, nm_buf *out, bool in_attr)
+{
+    const char *why = NULL;
+    const char *q = reference(p, r->end, out, in_attr, &why);
+    return q ? q : stop(r, why);
 }
 
 /* Appends [p, end) to out with CR LF and lone CR read as LF. */
@@ -313,7 +330,7 @@ static const char *attr_value(struct rd *r, const char *p)
         }
         nm_buf_add(&r->val, run, (size_t)(p - run));
         if (ch == '&') {
-            if (!(p = reference(r, p, &r->val, true)))
+            if (!(p = ref(r, p, &r->val, true)))
                 return NULL;
         } else {
             nm_buf_addc(&r->val, ' ');
@@ -426,11 +443,16 @@ static bool namespaces(struct rd *r, xmlNode *n, const struct open *o, size_t co
     return true;
 }
 
-/* Calls the callback for the element just closed. */
-static void closed(struct rd *r, xmlNode *n)
+/* Calls the callback for the element just closed, whose content is
+   [inner, inner_end) of the document. */
+static void closed(struct rd *r, xmlNode *n, const char *inner, const char *inner_end)
 {
-    if (r->on_close)
-        r->on_close(r->arg, n, r->root);
+    if (!r->on_close)
+        return;
+    if (r->last_pi && r->last_pi >= inner && r->last_pi < inner_end)
+        r->on_close(r->arg, n, r->root, NULL, 0);
+    else
+        r->on_close(r->arg, n, r->root, inner, (size_t)(inner_end - inner));
 }
 
 /* Reads a start tag at p ('<'); returns what follows it, or NULL. */
@@ -463,10 +485,11 @@ static const char *start_tag(struct rd *r, const char *p)
         xmlAddChild((xmlNode *)r->doc, n);
     }
     o->node = n;
+    o->inner = next;
     if (!namespaces(r, n, o, colon))
         return NULL;
     if (empty)
-        closed(r, n);
+        closed(r, n, next, next);
     else
         r->depth++;
     return next;
@@ -476,6 +499,7 @@ static const char *start_tag(struct rd *r, const char *p)
 static const char *end_tag(struct rd *r, const char *p)
 {
     const struct open *o = &r->stack[r->depth - 1];
+    const char *lt = p;
     p += 2;
     if ((size_t)(r->end - p) < o->len || memcmp(p, o->qname, o->len) != 0)
         return stop(r, "an end tag that does not match");
@@ -484,7 +508,7 @@ static const char *end_tag(struct rd *r, const char *p)
         return stop(r, "an end tag that does not match");
     flush_text(r);
     r->depth--;
-    closed(r, o->node);
+    closed(r, o->node, o->inner, lt);
     return p + 1;
 }
 
@@ -528,6 +552,7 @@ static const char *pi(struct rd *r, const char *p)
        counted as an error) before libxml2 saw it: left to that path. */
     if (!q || (q != e && !is_ws(*e)) || memchr(e, '&', (size_t)(q - e)))
         return stop(r, "a processing instruction libxml2 is left to judge");
+    r->last_pi = p;
     return q + 2;
 }
 
@@ -555,7 +580,7 @@ static const char *content(struct rd *r, const char *p)
         p = s;
         switch (*p) {
         case '&':
-            p = reference(r, p, &r->text, false);
+            p = ref(r, p, &r->text, false);
             break;
         case '\r':
             nm_buf_addc(&r->text, '\n');
@@ -692,4 +717,64 @@ xmlDocPtr xmlfast_read(const char *utf8, size_t len, xmlfast_close_fn on_close, 
     nm_buf_free(&r->val);
     free(r);
     return doc;
+}
+
+bool xmlfast_text(const char *src, size_t len, nm_buf *out)
+{
+    const char *p = src, *end = src + len, *why = NULL;
+    /* The text is never longer than the source: a reference is at least
+       as long as the UTF-8 it stands for, "<![CDATA[" and "]]>" go, CR LF
+       becomes LF. So it is written straight into room made once. */
+    if (out->cap < out->len + len + 1) {
+        out->data = nm_xrealloc(out->data, out->len + len + 1);
+        out->cap = out->len + len + 1;
+    }
+    char *o = out->data + out->len;
+    while (p < end) {
+        const char *s = find_special(p, end);
+        memcpy(o, p, (size_t)(s - p));
+        o += s - p;
+        if (s >= end)
+            break;
+        p = s;
+        if (*p == '&' && end - p >= 4 && p[3] == ';' && p[2] == 't' && (p[1] == 'l' || p[1] == 'g')) {
+            *o++ = p[1] == 'l' ? '<' : '>';
+            p += 4;
+        } else if (*p == '&' && end - p >= 5 && !memcmp(p, "&amp;", 5)) {
+            *o++ = '&';
+            p += 5;
+        } else if (*p == '&') {
+            out->len = (size_t)(o - out->data);
+            p = reference(p, end, out, false, &why);
+            o = out->data + out->len;
+            if (!p)
+                break;
+        } else if (*p == '\r') {
+            *o++ = '\n';
+            p += 1 + (p + 1 < end && p[1] == '\n');
+        } else if (*p == ']') {
+            if (end - p >= 3 && p[1] == ']' && p[2] == '>')
+                break;
+            *o++ = ']';
+            p++;
+        } else { /* '<': only a CDATA section is character data */
+            const char *q;
+            if (end - p < 9 || memcmp(p, "<![CDATA[", 9) != 0 ||
+                !(q = memmem(p + 9, (size_t)(end - p - 9), "]]>", 3)))
+                break;
+            const char *c = p + 9, *cr;
+            while ((cr = memchr(c, '\r', (size_t)(q - c))) != NULL) {
+                memcpy(o, c, (size_t)(cr - c));
+                o += cr - c;
+                *o++ = '\n';
+                c = cr + 1 + (cr + 1 < q && cr[1] == '\n');
+            }
+            memcpy(o, c, (size_t)(q - c));
+            o += q - c;
+            p = q + 3;
+        }
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return p != NULL && p >= end;
 }

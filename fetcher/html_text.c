@@ -377,11 +377,14 @@ static const unsigned char *copy_blocks(nm_buf *out, const unsigned char *p, con
 
 /* Appends the text of [s, end) to out; markup and references are read
    when html is set, taken as text otherwise. */
-static void scan(nm_buf *out, const char *s, const char *end, bool html)
+static void scan(nm_buf *out, const char *s, const char *end, bool html, bool first_only)
 {
     const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
     reserve(out, (size_t)(e - p));
+    size_t len0 = out->len;
     while (p < e) {
+        if (first_only && out->len > len0)
+            return;
 #if TEXT_BLOCK
         if (e - p >= 16)
             p = copy_blocks(out, p, e, html);
@@ -439,12 +442,19 @@ static void scan(nm_buf *out, const char *s, const char *end, bool html)
 
 void text_append(nm_buf *out, const char *s, const char *end)
 {
-    scan(out, s, end, false);
+    scan(out, s, end, false, false);
 }
 
 void html_text_append(nm_buf *out, const char *s, size_t len)
 {
-    scan(out, s, s + len, true);
+    scan(out, s, s + len, true, false);
+}
+
+bool text_nonempty(nm_buf *scratch, const char *s, size_t len, bool html)
+{
+    nm_buf_reset(scratch);
+    scan(scratch, s, s + len, html, true);
+    return scratch->len > 0;
 }
 
 /* Returns the text gathered in b, trimmed, in a block no larger than it

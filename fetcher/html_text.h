@@ -13,6 +13,7 @@
 #ifndef HTML_TEXT_H
 #define HTML_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/nm_util.h"
@@ -32,6 +33,11 @@ void text_append(nm_buf *out, const char *s, const char *end);
 /* Returns s with white space collapsed and trimmed, no markup processing
    (for text that is plain by declaration), as a new string. */
 char *text_collapse(const char *s, size_t len);
+
+/* Returns true when the text of s (len bytes; HTML when html, else plain
+   text as text_collapse reads it) is not empty, stopping at its first
+   character. scratch is working space, left holding a prefix of the text. */
+bool text_nonempty(nm_buf *scratch, const char *s, size_t len, bool html);
 
 /* Appends the UTF-8 encoding of code point cp to out (U+FFFD for values
    that are not characters). */

@@ -7,7 +7,10 @@
    where ../shared is present, feedparser's whole test suite. The reader
    must also accept what feeds are made of (else it is never used, and
    the benchmark of docs/fetcher.md silently loses its speed) and decline
-   what only libxml2 may judge. */
+   what only libxml2 may judge. Every document is also read a third way,
+   as `parse-feed` reads it (fast reader, summaries deferred until written:
+   struct feed's defer_summaries), through both writers (feed_json_string
+   and feed_to_json), and must again give the same JSON. */
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,27 +19,50 @@
 #include "fetcher/feed_xmlfast.h"
 #include "tests/unit/nm_check.h"
 
-/* Returns parse-feed's JSON for data with the fast reader on or off. */
-static char *parse_json(const char *data, size_t len, bool fast)
+/* How a document is read. */
+enum way { FAST, SLOW, DEFERRED };
+
+/* Returns parse-feed's JSON for data read one way; *jansson (may be NULL)
+   gets feed_to_json's, compact (the error of a failed parse left out). */
+static char *parse_json(const char *data, size_t len, enum way way, char **jansson)
 {
-    feed_xml_fast = fast;
+    feed_xml_fast = way != SLOW;
     struct feed f;
     feed_init(&f);
+    f.defer_summaries = way == DEFERRED;
     nm_err err = { "" };
-    int rc = feed_parse(data, len, "https://example.org/feed/", NULL, NULL, &f, &err);
+    /* A copy that dies with the parse: a deferred summary must not be
+       read from the document after feed_clear, nor from anything else. */
+    char *copy = nm_xmalloc(len + 1);
+    memcpy(copy, data, len);
+    int rc = feed_parse(copy, len, "https://example.org/feed/", NULL, NULL, &f, &err);
     char *json = feed_json_string(&f, rc < 0 ? err.msg : NULL, NULL);
+    if (jansson) {
+        json_t *j = feed_to_json(&f);
+        *jansson = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
     feed_clear(&f);
+    free(copy);
     feed_xml_fast = true;
     return json;
 }
 
-/* Asserts both readings agree; returns whether the fast reader took it. */
+/* Asserts all readings agree; returns whether the fast reader took it. */
 static bool assert_same(const char *data, size_t len, const char *what)
 {
-    char *fast = parse_json(data, len, true), *slow = parse_json(data, len, false);
+    char *fast_j, *deferred_j;
+    char *fast = parse_json(data, len, FAST, &fast_j), *slow = parse_json(data, len, SLOW, NULL);
+    char *deferred = parse_json(data, len, DEFERRED, &deferred_j);
     ck_assert_msg(strcmp(fast, slow) == 0, "%s:\n fast    %s\n libxml2 %s", what, fast, slow);
+    ck_assert_msg(strcmp(fast, deferred) == 0, "%s:\n fast     %s\n deferred %s", what, fast, deferred);
+    ck_assert_msg(strcmp(fast_j, deferred_j) == 0, "%s (feed_to_json):\n fast     %s\n deferred %s", what,
+                  fast_j, deferred_j);
     free(fast);
     free(slow);
+    free(deferred);
+    free(fast_j);
+    free(deferred_j);
     xmlDocPtr doc = xmlfast_read(data, len, NULL, NULL, NULL);
     xmlFreeDoc(doc);
     return doc != NULL;
@@ -77,6 +103,25 @@ static const char *const covered[] = {
     "</item></rdf:RDF>",
     "<rss xmlns:a=\"urn:a\" version=\"2.0\"><channel><a:x xmlns:a=\"urn:b\"><a:y/></a:x><item><title>t</title>"
     "<a:z a:q=\"1\">z</a:z></item></channel></rss>",
+    /* Summaries deferred or not: a later description that reads empty
+       leaves the earlier one; markup only reads empty and the next
+       candidate is taken; a PI inside; entities, CDATA and CR LF to be
+       read again; no GUID nor link (the id is made from the summary); a
+       summary in plain text; Atom's summary and content. */
+    RSS("<item><guid>d1</guid><description>&lt;p&gt;first &amp;amp; only&lt;/p&gt;</description>"
+        "<description> &lt;p&gt; &lt;/p&gt; </description></item>"
+        "<item><guid>d2</guid><description>&lt;script&gt;x&lt;/script&gt;&lt;br/&gt;</description>"
+        "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>from\r\ncontent</p>]]>"
+        "</content:encoded></item>"
+        "<item><guid>d3</guid><description>a <?pi x?> b &#x1F600; &hellip;\r\nc]d<![CDATA[ <e>&amp; ]]>f</description></item>"
+        "<item><title>no id</title><description>&lt;b&gt;made&lt;/b&gt; from this</description></item>"
+        "<item><guid>d4</guid><media:description xmlns:media=\"http://search.yahoo.com/mrss/\">  plain  &lt;b&gt;"
+        "  text </media:description></item>"
+        "<item><guid>d5</guid><description></description><description>   </description></item>"),
+    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>A</title>"
+    "<entry><id>a1</id><summary type=\"html\">&lt;i&gt;s&lt;/i&gt; &amp;amp;</summary><content>c</content></entry>"
+    "<entry><id>a2</id><summary>   </summary><content type=\"html\">&lt;p&gt;c2&lt;/p&gt;</content></entry>"
+    "<entry><id>a3</id><content type=\"text\">t\r3</content><summary type=\"text\">s3</summary></entry></feed>",
 };
 
 /* Documents left to libxml2, each for the reason given. */
@@ -140,6 +185,21 @@ START_TEST(test_bench_shape)
                         "<dc:creator>Łukasz</dc:creator><category>Vilnius</category>\n</item>\n", i, i, i, 1 + i % 28);
     nm_buf_adds(&b, "</channel>\n</rss>\n");
     ck_assert(assert_same(b.data, b.len, "bench shape"));
+    /* and its summaries are all deferred, none held */
+    struct feed f;
+    feed_init(&f);
+    f.defer_summaries = true;
+    nm_err err = { "" };
+    ck_assert_int_eq(feed_parse(b.data, b.len, NULL, NULL, NULL, &f, &err), 0);
+    ck_assert_int_eq(f.n_entries, 50);
+    for (size_t i = 0; i < f.n_entries; i++) {
+        ck_assert_ptr_null(f.entries[i].summary);
+        ck_assert_ptr_nonnull(f.lazy[i].src);
+        char *s = feed_summary(&f, i);
+        ck_assert_msg(s && strstr(s, "войска drones & sankcje."), "entry %zu: %s", i, s ? s : "(none)");
+        free(s);
+    }
+    feed_clear(&f);
     nm_buf_free(&b);
 }
 END_TEST
