@@ -168,6 +168,10 @@ int feed_parse(const char *data, size_t len, const char *feed_url, const char *h
         feed_limits_default(&dflt);
         lim = &dflt;
     }
+    /* Deferred summaries may point into this parse's converted document,
+       of which a feed keeps one (f->keep). */
+    if (out->defer_summaries && (out->lazy || out->keep))
+        return nm_err_set(err, "a feed with deferred summaries is parsed into only once");
     free(out->url);
     out->url = feed_url && *feed_url ? nm_xstrdup(feed_url) : NULL;
     if (!data || len == 0)
@@ -196,7 +200,7 @@ int feed_parse(const char *data, size_t len, const char *feed_url, const char *h
     } else {
         rc = feed_xml_parse(u, n, out->url, lim, out, err);
     }
-    if (out->lazy && owned && !out->keep)
+    if (out->lazy && owned)
         out->keep = owned;  /* deferred summaries point into it */
     else
         free(owned);

@@ -58,7 +58,8 @@ struct feed {
        where it is in the document, its entries[i].summary NULL, and be read
        only as feed_write_json, feed_json_string or feed_to_json write it
        (feed_summary gives it). The bytes given to feed_parse must then
-       stay as they are until feed_clear. It saves holding every summary at
+       stay as they are until feed_clear, and f is parsed into once (a
+       second feed_parse fails). It saves holding every summary at
        once: most of a large feed's memory (docs/fetcher.md). */
     bool defer_summaries;
     struct feed_text *lazy;  /* per entry when defer_summaries (feed_priv.h) */

@@ -23,6 +23,7 @@
  */
 #include "fetcher/feed_priv.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
@@ -507,7 +508,7 @@ static const struct span *span_of(const struct ctx *c, const xmlNode *n)
 /* Reads n's text (as read_text does) as a summary candidate. When the
    feed defers summaries and n is plain or HTML text whose place in the
    document is known, the text is only checked not to be empty, which
-   stops at its first character, and its place kept: it is read again
+   stops after its first run of text, and its place kept: it is read again
    when written (feed_xml_text), in the cache then, and a large feed's
    summaries, most of its memory, are never all held at once. */
 static struct cand read_cand(struct ctx *c, const xmlNode *n, enum kind kind)
@@ -1256,7 +1257,9 @@ char *feed_xml_text(const struct feed_text *t)
     nm_buf_init(&b);
     /* Cannot fail: the reader read these bytes into the text node
        read_cand looked at, and noted no span holding anything else. */
-    xmlfast_text(t->src, t->len, &b);
+    bool whole = xmlfast_text(t->src, t->len, &b);
+    assert(whole);
+    (void)whole;
     char *s = t->html ? html_to_text(nm_buf_cstr(&b), b.len) : text_collapse(nm_buf_cstr(&b), b.len);
     nm_buf_free(&b);
     feed_cut(s, t->max);

@@ -734,9 +734,9 @@ bool xmlfast_text(const char *src, size_t len, nm_buf *out)
         const char *s = find_special(p, end);
         memcpy(o, p, (size_t)(s - p));
         o += s - p;
-        if (s >= end)
-            break;
         p = s;
+        if (p >= end)
+            break;
         if (*p == '&' && end - p >= 4 && p[3] == ';' && p[2] == 't' && (p[1] == 'l' || p[1] == 'g')) {
             *o++ = p[1] == 'l' ? '<' : '>';
             p += 4;

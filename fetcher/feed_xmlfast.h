@@ -36,7 +36,9 @@ xmlDocPtr xmlfast_read(const char *utf8, size_t len, xmlfast_close_fn on_close, 
    out and returns true; returns false (out partly filled) when src holds
    anything else: markup other than CDATA, "]]>", a reference the reader
    declines. For the content of an element the reader read whose only
-   child is one text node, the text is that node's, byte for byte. */
+   child is one text node and which holds no processing instruction (the
+   callback's inner is then not NULL), the text is that node's, byte for
+   byte. */
 bool xmlfast_text(const char *src, size_t len, nm_buf *out);
 
 #endif

@@ -35,8 +35,9 @@ void text_append(nm_buf *out, const char *s, const char *end);
 char *text_collapse(const char *s, size_t len);
 
 /* Returns true when the text of s (len bytes; HTML when html, else plain
-   text as text_collapse reads it) is not empty, stopping at its first
-   character. scratch is working space, left holding a prefix of the text. */
+   text as text_collapse reads it) is not empty, stopping after the first
+   run of text it writes. scratch is working space, left holding a prefix
+   of the text. */
 bool text_nonempty(nm_buf *scratch, const char *s, size_t len, bool html);
 
 /* Appends the UTF-8 encoding of code point cp to out (U+FFFD for values

@@ -113,7 +113,8 @@ static const char *const covered[] = {
         "<item><guid>d2</guid><description>&lt;script&gt;x&lt;/script&gt;&lt;br/&gt;</description>"
         "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>from\r\ncontent</p>]]>"
         "</content:encoded></item>"
-        "<item><guid>d3</guid><description>a <?pi x?> b &#x1F600; &hellip;\r\nc]d<![CDATA[ <e>&amp; ]]>f</description></item>"
+        "<item><guid>d3</guid><description>a &#x1F600;&#233;&#9; &hellip;\r\nc\rd]e<![CDATA[ <e>&amp;\r ]]>f]]</description>"
+        "</item><item><guid>d3b</guid><description>a <?pi x?> b</description></item>"
         "<item><title>no id</title><description>&lt;b&gt;made&lt;/b&gt; from this</description></item>"
         "<item><guid>d4</guid><media:description xmlns:media=\"http://search.yahoo.com/mrss/\">  plain  &lt;b&gt;"
         "  text </media:description></item>"
@@ -172,6 +173,66 @@ START_TEST(test_declined)
 END_TEST
 
 /* A feed of the benchmark's kind (bench/feed/gen_feed.py) must be read fast. */
+/* xmlfast_text on its own: what it decodes, and what it refuses. */
+START_TEST(test_text)
+{
+    static const struct { const char *src, *text; bool ok; } cases[] = {
+        { "plain", "plain", true },
+        { "", "", true },
+        { "a &amp; b &lt;p&gt; &#233;&#x1F600; &hellip; &quot;", "a & b <p> \xc3\xa9\xf0\x9f\x98\x80 \xe2\x80\xa6 \"", true },
+        { "cr\r\nlf\rcr", "cr\nlf\ncr", true },
+        { "x<![CDATA[ <b>&amp;\r\n ]]>y]z]]", "x <b>&amp;\n y]z]]", true },
+        { "a ]]> b", NULL, false },
+        { "a <?pi x?> b", NULL, false },
+        { "a <b/> c", NULL, false },
+        { "a <!-- c --> b", NULL, false },
+        { "a &bogus; b", NULL, false },
+        { "a &#1; b", NULL, false },
+        { "<![CDATA[ unterminated", NULL, false },
+    };
+    for (size_t i = 0; i < NM_ARRAY_LEN(cases); i++) {
+        nm_buf b;
+        nm_buf_init(&b);
+        bool ok = xmlfast_text(cases[i].src, strlen(cases[i].src), &b);
+        ck_assert_msg(ok == cases[i].ok, "case %zu: returned %d", i, ok);
+        if (ok)
+            ck_assert_str_eq(nm_buf_cstr(&b), cases[i].text);
+        nm_buf_free(&b);
+    }
+}
+END_TEST
+
+/* A document converted from another charset: its deferred summaries
+   point into the converted text, which the feed keeps until feed_clear;
+   and a feed that defers is parsed into once. */
+START_TEST(test_deferred_converted)
+{
+    size_t len;
+    char *path = nm_xstrdup(nm_test_path("tests/data/feeds/cp1251.xml"));
+    char *data = NULL;
+    nm_err err = { "" };
+    ck_assert_int_eq(nm_read_file(path, 0, &data, &len, &err), 0);
+    struct feed f;
+    feed_init(&f);
+    f.defer_summaries = true;
+    ck_assert_int_eq(feed_parse(data, len, NULL, NULL, NULL, &f, &err), 0);
+    ck_assert_ptr_nonnull(f.keep);
+    size_t deferred = 0;
+    for (size_t i = 0; i < f.n_entries; i++) {
+        if (!f.lazy[i].src)
+            continue;
+        deferred++;
+        ck_assert(f.lazy[i].src >= f.keep && f.lazy[i].src + f.lazy[i].len <= f.keep + strlen(f.keep));
+    }
+    ck_assert_uint_gt(deferred, 0);
+    ck_assert_int_eq(feed_parse(data, len, NULL, NULL, NULL, &f, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "parsed into only once"));
+    feed_clear(&f);
+    free(data);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_bench_shape)
 {
     nm_buf b;
@@ -330,6 +391,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_covered);
     tcase_add_test(t, test_declined);
     tcase_add_test(t, test_bench_shape);
+    tcase_add_test(t, test_deferred_converted);
+    tcase_add_test(t, test_text);
     tcase_add_test(t, test_fixtures);
     tcase_add_test(t, test_mutations);
     tcase_add_test(t, test_feedparser_corpus);
