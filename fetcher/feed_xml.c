@@ -466,7 +466,6 @@ static char *person_name(struct ctx *c, const xmlNode *n)
     return name;
 }
 
-/* The fields of an entry read so far, before fallbacks are applied. */
 /* A candidate for an entry's summary: its text, or, when the summary may
    be deferred, where it is in the document (t.src); never empty. */
 struct cand {
@@ -525,6 +524,7 @@ static struct cand read_cand(struct ctx *c, const xmlNode *n, enum kind kind)
     return v;
 }
 
+/* The fields of an entry read so far, before fallbacks are applied. */
 struct draft {
     char *guid, *about, *link, *alt_link, *dc_title, *media_title;
     struct cand summary, desc, content, media_desc;

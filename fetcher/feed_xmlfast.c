@@ -762,15 +762,9 @@ bool xmlfast_text(const char *src, size_t len, nm_buf *out)
             if (end - p < 9 || memcmp(p, "<![CDATA[", 9) != 0 ||
                 !(q = memmem(p + 9, (size_t)(end - p - 9), "]]>", 3)))
                 break;
-            const char *c = p + 9, *cr;
-            while ((cr = memchr(c, '\r', (size_t)(q - c))) != NULL) {
-                memcpy(o, c, (size_t)(cr - c));
-                o += cr - c;
-                *o++ = '\n';
-                c = cr + 1 + (cr + 1 < q && cr[1] == '\n');
-            }
-            memcpy(o, c, (size_t)(q - c));
-            o += q - c;
+            out->len = (size_t)(o - out->data);
+            add_lines(out, p + 9, q);
+            o = out->data + out->len;
             p = q + 3;
         }
     }
