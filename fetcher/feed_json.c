@@ -177,13 +177,9 @@ static void article(struct jw *w, const struct feed *f, size_t i)
     member(w, &first, "id", a->id);
     member(w, &first, "link", a->link);
     member(w, &first, "title", a->title);
-    if (a->summary || !f->lazy || !f->lazy[i].src) {
-        member(w, &first, "summary", a->summary);
-    } else {
-        char *s = feed_xml_text(&f->lazy[i]);
-        member(w, &first, "summary", s);
-        free(s);
-    }
+    char *deferred = a->summary ? NULL : feed_summary(f, i);
+    member(w, &first, "summary", a->summary ? a->summary : deferred);
+    free(deferred);
     member(w, &first, "text", a->text);
     member(w, &first, "published", a->published);
     member(w, &first, "updated", a->updated);

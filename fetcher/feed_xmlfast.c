@@ -737,13 +737,7 @@ bool xmlfast_text(const char *src, size_t len, nm_buf *out)
         p = s;
         if (p >= end)
             break;
-        if (*p == '&' && end - p >= 4 && p[3] == ';' && p[2] == 't' && (p[1] == 'l' || p[1] == 'g')) {
-            *o++ = p[1] == 'l' ? '<' : '>';
-            p += 4;
-        } else if (*p == '&' && end - p >= 5 && !memcmp(p, "&amp;", 5)) {
-            *o++ = '&';
-            p += 5;
-        } else if (*p == '&') {
+        if (*p == '&') {
             out->len = (size_t)(o - out->data);
             p = reference(p, end, out, false, &why);
             o = out->data + out->len;

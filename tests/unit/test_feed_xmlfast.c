@@ -172,7 +172,6 @@ START_TEST(test_declined)
 }
 END_TEST
 
-/* A feed of the benchmark's kind (bench/feed/gen_feed.py) must be read fast. */
 /* xmlfast_text on its own: what it decodes, and what it refuses. */
 START_TEST(test_text)
 {
@@ -233,6 +232,7 @@ START_TEST(test_deferred_converted)
 }
 END_TEST
 
+/* A feed of the benchmark's kind (bench/feed/gen_feed.py) must be read fast. */
 START_TEST(test_bench_shape)
 {
     nm_buf b;
